@@ -1,0 +1,8 @@
+"""`python -m gacert` runs the command-line interface."""
+
+from __future__ import annotations
+
+from gacert.cli import main
+
+if __name__ == "__main__":
+    main()

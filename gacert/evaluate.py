@@ -1,0 +1,240 @@
+"""Evaluate rules: turn what a source returned into a status, a value and a reason.
+
+Per check: reduce each series over time (range checks), reduce across series
+or keep them one by one, then run the rules. `fail` beats `warn` beats `pass`;
+a source error is `error` and missing data is the check's `no_data` setting,
+neither ever silently a pass.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from gacert.expressions import Expression, evaluate
+from gacert.policy import Check, ParamValue, Status
+from gacert.results import CheckResult, SeriesResult
+from gacert.sources.base import Fetched, Series
+
+# Worst first: when series are evaluated one by one, the worst status wins.
+SEVERITY: dict[Status, int] = {"fail": 4, "error": 3, "no_data": 2, "warn": 1, "pass": 0}
+
+
+def _quantile(q: float) -> Callable[[Sequence[float]], float]:
+    def reduce(values: Sequence[float]) -> float:
+        ordered = sorted(values)
+        # Nearest-rank on the sorted values, as a percentile of samples is usually read.
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+    return reduce
+
+
+REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
+    "max": max, "min": min, "avg": statistics.fmean, "sum": math.fsum,
+    "last": lambda values: values[-1], "first": lambda values: values[0],
+    "count": lambda values: float(len(values)),
+    "p50": _quantile(0.50), "p90": _quantile(0.90), "p95": _quantile(0.95),
+    "p99": _quantile(0.99),
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the fetch stage got for one check: data, or the error sentence."""
+
+    fetched: Fetched | None
+    error: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Decision:
+    status: Status
+    rule: str | None
+    expression: Expression | None
+
+
+def evaluate_check(check: Check, query: str, outcome: Outcome,
+                   params: Mapping[str, ParamValue]) -> CheckResult:
+    """The result of `check` given the source's `outcome`."""
+    base = _Base(check, query, outcome)
+    if outcome.error is not None or outcome.fetched is None:
+        return base.result("error", None, f"{check.id} error: {outcome.error}", None, None, (),
+                           error=outcome.error)
+    values = [(series, _series_value(check, series)) for series in outcome.fetched.series]
+    keep_points = check.mode == "range"
+    with_data = [(s, v) for s, v in values if v is not None]
+    if not with_data:
+        return _no_data(base, values, keep_points)
+    if check.series == "each":
+        return _each(base, params, values, keep_points)
+    reduced = REDUCERS[check.series]([v for _, v in with_data])
+    try:
+        decision = _decide(check, reduced, {}, len(values), params)
+    except Exception as exc:  # an expression that fails at run time is this check's error
+        return base.error_result(f"{check.id} error: evaluating rules: {exc}", values, keep_points)
+    series = tuple(_series_result(s, v, decision.status if v is not None else "no_data",
+                                  keep_points) for s, v in values)
+    reason = _reason(check, decision, reduced, {})
+    return base.result(decision.status, reduced, reason, decision.rule, decision.expression,
+                       series)
+
+
+def _each(base: _Base, params: Mapping[str, ParamValue],
+          values: list[tuple[Series, float | None]], keep_points: bool) -> CheckResult:
+    check = base.check
+    decided: list[tuple[Series, float | None, _Decision | None]] = []
+    for series, value in values:
+        if value is None:
+            decided.append((series, None, None))
+            continue
+        try:
+            decided.append((series, value, _decide(check, value, series.labels, len(values),
+                                                   params)))
+        except Exception as exc:
+            return base.error_result(f"{check.id} error: evaluating rules for "
+                                     f"{_labels_text(series.labels)}: {exc}", values, keep_points)
+    results = tuple(_series_result(s, v, d.status if d else "no_data", keep_points)
+                    for s, v, d in decided)
+    worst_series, worst_value, worst = _worst(check, decided)
+    reason = _reason(check, worst, worst_value, worst_series.labels)
+    return base.result(worst.status, worst_value, reason, worst.rule, worst.expression, results)
+
+
+def _worst(check: Check, decided: list[tuple[Series, float | None, _Decision | None]]
+           ) -> tuple[Series, float, _Decision]:
+    """The series that decides the check: worst status, then the most extreme value."""
+    direction = _worse_direction(check)
+    candidates = [(s, v, d) for s, v, d in decided if d is not None and v is not None]
+    worst_level = max(SEVERITY[d.status] for _, _, d in candidates)
+    tied = [(s, v, d) for s, v, d in candidates if SEVERITY[d.status] == worst_level]
+    # NaN never reaches here; ties on value keep the first series, as returned.
+    return max(tied, key=lambda item: direction * item[1]) if direction else tied[0]
+
+
+def _worse_direction(check: Check) -> int:
+    """+1 if larger values are worse (fail: value > x), -1 if smaller are, 0 if unknown."""
+    for rule, expression in check.rules.items():
+        node = expression.tree
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) \
+                and node.left.id == "value" and len(node.ops) == 1:
+            larger = isinstance(node.ops[0], ast.Gt | ast.GtE)
+            smaller = isinstance(node.ops[0], ast.Lt | ast.LtE)
+            if larger or smaller:
+                # A pass rule states what is good: `pass: value < x` means larger is worse.
+                worse_if_larger = larger if rule != "pass" else smaller
+                return 1 if worse_if_larger else -1
+    return 0
+
+
+def _decide(check: Check, value: float, labels: Mapping[str, str], series_count: int,
+            params: Mapping[str, ParamValue]) -> _Decision:
+    names = {**params, "value": value, "labels": dict(labels), "series_count": series_count,
+             "params": dict(params)}
+    rules = check.rules
+    if rules.fail is not None and evaluate(rules.fail, names):
+        return _Decision("fail", "fail", rules.fail)
+    if rules.warn is not None and evaluate(rules.warn, names):
+        return _Decision("warn", "warn", rules.warn)
+    if rules.pass_ is None:
+        return _Decision("pass", None, None)
+    if evaluate(rules.pass_, names):
+        return _Decision("pass", "pass", rules.pass_)
+    return _Decision("fail", "pass", rules.pass_)
+
+
+def _series_value(check: Check, series: Series) -> float | None:
+    """One number per series (NaN samples ignored), or None when it has none."""
+    samples = [v for _, v in series.points if not math.isnan(v)]
+    if not samples:
+        return None
+    if check.mode == "instant":
+        return samples[-1]
+    assert check.over_time is not None
+    return REDUCERS[check.over_time](samples)
+
+
+def _no_data(base: _Base, values: list[tuple[Series, float | None]],
+             keep_points: bool) -> CheckResult:
+    check = base.check
+    cause = ("the query returned no series" if not values
+             else f"all {len(values)} series were NaN or empty")
+    status = check.no_data
+    if status == "no_data":
+        reason = f"{check.id} no_data: {cause}"
+    else:
+        reason = f"{check.id} {status}: no data ({cause}); the check declares no_data: {status}"
+    series = tuple(_series_result(s, None, "no_data", keep_points) for s, _ in values)
+    return base.result(status, None, reason, "no_data", None, series)
+
+
+def _series_result(series: Series, value: float | None, status: Status,
+                   keep_points: bool) -> SeriesResult:
+    return SeriesResult(labels=dict(series.labels), value=value, status=status,
+                        points=series.points if keep_points else None)
+
+
+def format_value(value: float | None, unit: str, precision: int) -> str:
+    if value is None:
+        return "N/A"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    text = f"{value:,.{precision}f}"
+    return f"{text} {unit}".rstrip() if unit else text
+
+
+def _labels_text(labels: Mapping[str, str]) -> str:
+    shown = {k: v for k, v in labels.items() if k != "__name__"}
+    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+
+
+def _reason(check: Check, decision: _Decision, value: float, labels: Mapping[str, str]) -> str:
+    shown = format_value(value, check.unit, check.precision)
+    where = f" ({_labels_text(labels)})" if _labels_text(labels) else ""
+    head = f"{check.id} {decision.status}: {shown}"
+    if decision.expression is None:
+        return f"{head} matched no fail or warn rule{where}"
+    text = " ".join(decision.expression.text.split())
+    if decision.rule == "pass" and decision.status == "fail":
+        return f"{head} did not meet pass rule {text}{where}"
+    verb = "met" if decision.rule == "pass" else "matched"
+    return f"{head} {verb} {decision.rule} rule {text}{where}"
+
+
+class _Base:
+    """The fields every result of one check shares, whatever its status."""
+
+    def __init__(self, check: Check, query: str, outcome: Outcome) -> None:
+        self.check = check
+        self.query = query
+        self.outcome = outcome
+
+    def result(self, status: Status, value: float | None, reason: str, rule: str | None,
+               expression: Expression | None, series: tuple[SeriesResult, ...],
+               error: str | None = None) -> CheckResult:
+        check = self.check
+        fetched = self.outcome.fetched
+        return CheckResult(
+            id=check.id, title=check.title, description=check.description,
+            section=check.section, source=check.source, gate=check.gate, tags=check.tags,
+            status=status, value=value, unit=check.unit, precision=check.precision,
+            reason=reason, decided_by=rule,
+            expression=expression.text if expression else None,
+            rules={name: (e.text if e else None) for name, e in (
+                ("pass", check.rules.pass_), ("warn", check.rules.warn),
+                ("fail", check.rules.fail))},
+            no_data=check.no_data, query=self.query, mode=check.mode,
+            over_time=check.over_time, series_reduction=check.series, series=series,
+            warnings=fetched.warnings if fetched else (), error=error,
+            duration_seconds=self.outcome.seconds,
+        )
+
+    def error_result(self, reason: str, values: list[tuple[Series, float | None]],
+                     keep_points: bool) -> CheckResult:
+        series = tuple(_series_result(s, v, "error", keep_points) for s, v in values)
+        return self.result("error", None, reason, None, None, series,
+                           error=reason.split(": ", 1)[1])

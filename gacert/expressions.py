@@ -1,0 +1,135 @@
+"""Rule expressions (`pass`, `warn`, `fail`): parsed once, checked, run sandboxed.
+
+An expression is Python expression syntax restricted to comparisons,
+arithmetic, boolean logic, a few functions and the names a check provides.
+It is parsed with `ast` at load time (so a policy with a bad expression never
+starts a run), checked against a whitelist of node types and names, and
+evaluated by simpleeval from the already parsed tree.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simpleeval import SimpleEval, safe_add, safe_mult
+
+# Names every expression may use besides the params of its policy.
+CHECK_NAMES = ("value", "labels", "series_count", "params")
+CONSTANTS: dict[str, Any] = {
+    "true": True, "false": False, "True": True, "False": False, "None": None,
+    "nan": math.nan, "inf": math.inf,
+}
+FUNCTIONS: dict[str, Callable[..., Any]] = {"abs": abs, "min": min, "max": max, "round": round}
+# Mappings whose keys may be read with `labels.service` or `labels["service"]`.
+MAPPING_NAMES = ("labels", "params")
+
+_ALLOWED_NODES: tuple[type[ast.AST], ...] = (
+    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.Add, ast.Sub, ast.Mult,
+    ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.UnaryOp, ast.USub, ast.UAdd, ast.Not,
+    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
+    ast.Call, ast.Name, ast.Load, ast.Constant, ast.Attribute, ast.Subscript, ast.IfExp,
+    ast.Tuple, ast.List,
+)
+MAX_EXPRESSION_CHARS = 2000
+
+
+def _float_power(base: Any, exponent: Any) -> float:
+    # simpleeval's own `**` accepts operands up to 4,000,000 and then spends
+    # half a minute on a big-integer power; in floating point a huge power
+    # overflows at once, which we report instead of burning CPU.
+    try:
+        result: float = float(base) ** float(exponent)
+        return result
+    except OverflowError:
+        raise ValueError(f"{base} ** {exponent} is too large") from None
+
+
+OPERATORS: dict[type[ast.AST], Callable[..., Any]] = {
+    ast.Add: safe_add, ast.Sub: operator.sub, ast.Mult: safe_mult, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: _float_power,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Gt: operator.gt, ast.Lt: operator.lt,
+    ast.GtE: operator.ge, ast.LtE: operator.le, ast.Not: operator.not_,
+    ast.USub: operator.neg, ast.UAdd: operator.pos,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed rule expression and the free names it reads."""
+
+    text: str
+    tree: ast.expr
+    names: frozenset[str]
+
+
+class ExpressionSyntaxError(ValueError):
+    """The text is not an allowed expression; the message says why."""
+
+
+def compile_expression(text: str) -> Expression:
+    """Parse and check `text`; raise ExpressionSyntaxError with a plain reason."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionSyntaxError(f"expression is {len(text)} characters; at most "
+                                    f"{MAX_EXPRESSION_CHARS} are allowed")
+    source = " ".join(text.split())  # YAML folded text may span lines
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        if _is_statement(source):
+            raise ExpressionSyntaxError(
+                "an expression cannot assign or hold several statements") from None
+        raise ExpressionSyntaxError(f"does not parse: {exc.msg}") from None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ExpressionSyntaxError(_describe_forbidden(node))
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Call) and not (
+                isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+            raise ExpressionSyntaxError(
+                f"only these functions may be called: {', '.join(FUNCTIONS)}")
+        elif isinstance(node, ast.Attribute) and not (
+                isinstance(node.value, ast.Name) and node.value.id in MAPPING_NAMES):
+            raise ExpressionSyntaxError(
+                f"attributes may only be read from {' and '.join(MAPPING_NAMES)}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) \
+                and len(node.value) > 200:
+            raise ExpressionSyntaxError("a string constant longer than 200 characters")
+    return Expression(text=text, tree=tree.body, names=frozenset(names - FUNCTIONS.keys()))
+
+
+def _is_statement(source: str) -> bool:
+    try:
+        module = ast.parse(source, mode="exec")
+    except SyntaxError:
+        return False
+    return len(module.body) != 1 or not isinstance(module.body[0], ast.Expr)
+
+
+def _describe_forbidden(node: ast.AST) -> str:
+    if isinstance(node, ast.NamedExpr):
+        return "an expression cannot assign (:=)"
+    if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp |
+                  ast.GeneratorExp):
+        return "lambdas and comprehensions are not allowed"
+    return f"{type(node).__name__} is not allowed in an expression"
+
+
+def unknown_names(expression: Expression, known: set[str]) -> list[str]:
+    """The names `expression` reads that are neither built in nor in `known`."""
+    allowed = known | set(CHECK_NAMES) | CONSTANTS.keys()
+    return sorted(expression.names - allowed)
+
+
+def evaluate(expression: Expression, names: Mapping[str, Any]) -> Any:
+    """Run `expression` with `names` (plus constants); errors propagate as exceptions."""
+    evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS,
+                           names={**CONSTANTS, **names})
+    return evaluator.eval(expression.text, previously_parsed=expression.tree)

@@ -1,0 +1,70 @@
+"""Fetch: build the sources, run every planned query concurrently, keep outcomes.
+
+A failed query is data (an `Outcome` with an error sentence), never an
+exception that stops the run: the other checks still get evaluated, and the
+results and report are still written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+
+from gacert.errors import SourceError, UsageError
+from gacert.evaluate import Outcome
+from gacert.params import interpolate_env
+from gacert.plan import Plan, PlannedCheck
+from gacert.policy import Policy
+from gacert.sources import source_factory
+from gacert.sources.base import Source
+
+ProgressCallback = Callable[[str, Outcome], None]
+
+
+def build_sources(policy: Policy, environ: Mapping[str, str] | None = None) -> dict[str, Source]:
+    """Every source the policy declares, settings interpolated; no I/O happens here."""
+    environ = os.environ if environ is None else environ
+    sources: dict[str, Source] = {}
+    for spec in policy.sources.values():
+        settings = interpolate_env(dict(spec.settings), environ, f"sources.{spec.id}")
+        try:
+            sources[spec.id] = source_factory(spec.type)(spec.id, settings)
+        except ValueError as exc:
+            raise UsageError(f"sources.{spec.id}: {exc}") from None
+    return sources
+
+
+async def _fetch_one(planned: PlannedCheck, source: Source) -> Outcome:
+    started = time.perf_counter()
+    try:
+        fetched = await source.fetch(planned.query)
+    except SourceError as exc:
+        return Outcome(None, str(exc), time.perf_counter() - started)
+    except Exception as exc:  # a broken adapter must not take the other checks down
+        return Outcome(None, f"source {planned.check.source!r} failed unexpectedly: "
+                       f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+    return Outcome(fetched, None, time.perf_counter() - started)
+
+
+async def fetch_all(plan: Plan, sources: Mapping[str, Source],
+                    progress: ProgressCallback | None = None) -> dict[str, Outcome]:
+    """Run every query at once (each source caps its own concurrency)."""
+    async def run(planned: PlannedCheck) -> tuple[str, Outcome]:
+        outcome = await _fetch_one(planned, sources[planned.check.source])
+        if progress is not None:
+            progress(planned.check.id, outcome)
+        return planned.check.id, outcome
+
+    try:
+        pairs = await asyncio.gather(*(run(p) for p in plan.checks))
+    finally:
+        await asyncio.gather(*(s.aclose() for s in sources.values()), return_exceptions=True)
+    return dict(pairs)
+
+
+def fetch(plan: Plan, sources: Mapping[str, Source],
+          progress: ProgressCallback | None = None) -> dict[str, Outcome]:
+    """Synchronous entry point for the CLI."""
+    return asyncio.run(fetch_all(plan, sources, progress))

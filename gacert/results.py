@@ -1,0 +1,182 @@
+"""The results of a run: typed while the engine works, one JSON document at the edge.
+
+`results.json` is the single source of truth: rendering, packaging and any
+later re-evaluation read it and never the sources.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gacert import __version__
+from gacert.errors import OutputError
+from gacert.fsutil import write_atomic
+from gacert.policy import Policy, Status
+from gacert.window import Window, format_timestamp
+
+RESULTS_SCHEMA_VERSION = 1
+Verdict = str  # "pass" | "warn" | "fail" | "error"
+EXIT_CODES: dict[Verdict, int] = {"pass": 0, "warn": 0, "fail": 1, "error": 3}
+STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "no_data", "error")
+
+
+@dataclass(frozen=True)
+class SeriesResult:
+    labels: Mapping[str, str]
+    value: float | None
+    status: Status
+    points: tuple[tuple[float, float], ...] | None  # range checks only
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    title: str
+    description: str
+    section: str
+    source: str
+    gate: bool
+    tags: tuple[str, ...]
+    status: Status
+    value: float | None
+    unit: str
+    precision: int
+    reason: str
+    decided_by: str | None
+    expression: str | None
+    rules: Mapping[str, str | None]
+    no_data: Status
+    query: str
+    mode: str
+    over_time: str | None
+    series_reduction: str
+    series: tuple[SeriesResult, ...]
+    warnings: tuple[str, ...]
+    error: str | None
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    id: str
+    type: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class Timings:
+    started_at: str
+    finished_at: str
+    duration_seconds: float
+    fetch_seconds: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: Verdict
+    policy: Policy
+    window: Window
+    params: Mapping[str, Any]
+    sources: tuple[SourceInfo, ...]
+    timings: Timings
+    checks: tuple[CheckResult, ...]
+
+
+def verdict(checks: tuple[CheckResult, ...]) -> Verdict:
+    """The overall status from gate checks: fail > error > warn > pass.
+
+    A gate check without data counts as a failure: a certification cannot
+    rest on evidence that is missing. A definite failure outranks an error,
+    because it is already known that the release did not hold its levels.
+    """
+    gates = {c.status for c in checks if c.gate}
+    if gates & {"fail", "no_data"}:
+        return "fail"
+    if "error" in gates:
+        return "error"
+    if "warn" in gates:
+        return "warn"
+    return "pass"
+
+
+def json_number(value: float | None) -> float | str | None:
+    """JSON has no NaN or infinity; they are written as "NaN", "+Inf", "-Inf"."""
+    if value is None or math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "+Inf" if value > 0 else "-Inf"
+
+
+def to_document(run: RunResult) -> dict[str, Any]:
+    """The results document, ready for json.dumps (see schemas/results.schema.json)."""
+    policy = run.policy
+    counts = {status: sum(1 for c in run.checks if c.status == status) for status in STATUSES}
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "status": run.status,
+        "exit_code": EXIT_CODES[run.status],
+        "gacert_version": __version__,
+        "policy": {"name": policy.name, "title": policy.title, "path": policy.path,
+                   "sha256": policy.sha256, "version": policy.version,
+                   "description": policy.description, "labels": dict(policy.labels),
+                   "report_title": policy.report_title},
+        "window": {"start": format_timestamp(run.window.start),
+                   "end": format_timestamp(run.window.end),
+                   "duration_seconds": run.window.duration_seconds,
+                   "step_seconds": run.window.step_seconds},
+        "params": dict(run.params),
+        "sources": [{"id": s.id, "type": s.type, "endpoint": s.endpoint} for s in run.sources],
+        "timings": {"started_at": run.timings.started_at,
+                    "finished_at": run.timings.finished_at,
+                    "duration_seconds": round(run.timings.duration_seconds, 3),
+                    "fetch_seconds": round(run.timings.fetch_seconds, 3)},
+        "summary": {"total": len(run.checks), "gate": sum(1 for c in run.checks if c.gate),
+                    **counts},
+        "sections": [{"id": s.id, "title": s.title, "description": s.description,
+                      "checks": list(s.checks)} for s in policy.sections],
+        "checks": [_check_document(c) for c in run.checks],
+    }
+
+
+def _check_document(check: CheckResult) -> dict[str, Any]:
+    return {
+        "id": check.id, "title": check.title, "description": check.description,
+        "section": check.section, "source": check.source, "gate": check.gate,
+        "tags": list(check.tags), "status": check.status, "value": json_number(check.value),
+        "unit": check.unit, "precision": check.precision, "reason": check.reason,
+        "decided_by": check.decided_by, "expression": check.expression,
+        "rules": dict(check.rules), "no_data": check.no_data, "query": check.query,
+        "mode": check.mode, "over_time": check.over_time,
+        "series_reduction": check.series_reduction,
+        "series": [_series_document(s) for s in check.series],
+        "warnings": list(check.warnings), "error": check.error,
+        "duration_seconds": round(check.duration_seconds, 4),
+    }
+
+
+def _series_document(series: SeriesResult) -> dict[str, Any]:
+    document: dict[str, Any] = {"labels": dict(series.labels),
+                                "value": json_number(series.value), "status": series.status}
+    if series.points is not None:
+        document["points"] = [[t, json_number(v)] for t, v in series.points]
+    return document
+
+
+def write_results(path: str, document: Mapping[str, Any]) -> None:
+    """Write the results document atomically: a reader never sees half a file."""
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_atomic(path, text.encode("utf-8"))
+
+
+def read_results(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document: dict[str, Any] = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{path}: cannot read results: {exc}") from None
+    return document

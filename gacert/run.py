@@ -1,0 +1,89 @@
+"""One run of a policy: load -> plan -> fetch -> evaluate -> results -> render.
+
+Each step is a module of its own; this one only wires them in order and
+times them. The CLI calls `execute`; tests and other programs may too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gacert.evaluate import Outcome, evaluate_check
+from gacert.fetch import build_sources, fetch
+from gacert.params import resolve_params
+from gacert.plan import Plan, build_plan
+from gacert.policy import Policy
+from gacert.render import write_markdown_report
+from gacert.results import (
+    RunResult,
+    SourceInfo,
+    Timings,
+    to_document,
+    verdict,
+    write_results,
+)
+from gacert.validate import load_policy
+from gacert.window import format_timestamp, resolve_window
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    policy_path: str
+    output_dir: str
+    start: str | None = None
+    end: str | None = None
+    duration: str | None = None
+    overrides: tuple[str, ...] = ()
+    environ: Mapping[str, str] | None = None
+    now: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    document: dict[str, Any]
+    results_path: str
+    report_paths: tuple[str, ...] = field(default=())
+
+
+def plan_run(options: RunOptions) -> tuple[Policy, Plan]:
+    """Load the policy and plan the run (no I/O beyond reading the policy)."""
+    policy = load_policy(options.policy_path)
+    params = resolve_params(policy.params, list(options.overrides))
+    window = resolve_window(
+        start=options.start, end=options.end, duration=options.duration,
+        default_duration_seconds=policy.window.duration_seconds,
+        step_seconds=policy.window.step_seconds,
+        scrape_interval_seconds=policy.window.scrape_interval_seconds,
+        now=options.now or datetime.now(UTC))
+    return policy, build_plan(policy, window, params)
+
+
+def execute(options: RunOptions,
+            progress: Callable[[str, Outcome], None] | None = None) -> RunOutput:
+    """Run the policy and write `results.json` and `report.md` into the output dir."""
+    started_at = datetime.now(UTC)
+    clock = time.perf_counter()
+    policy, plan = plan_run(options)
+    sources = build_sources(policy, options.environ)
+    fetch_clock = time.perf_counter()
+    outcomes = fetch(plan, sources, progress)
+    fetch_seconds = time.perf_counter() - fetch_clock
+    checks = tuple(evaluate_check(p.check, p.query.text, outcomes[p.check.id], plan.params)
+                   for p in plan.checks)
+    run = RunResult(
+        status=verdict(checks), policy=policy, window=plan.window, params=plan.params,
+        sources=tuple(SourceInfo(sid, policy.sources[sid].type, s.endpoint)
+                      for sid, s in sources.items()),
+        timings=Timings(format_timestamp(started_at), format_timestamp(datetime.now(UTC)),
+                        time.perf_counter() - clock, fetch_seconds),
+        checks=checks)
+    document = to_document(run)
+    results_path = os.path.join(options.output_dir, "results.json")
+    write_results(results_path, document)
+    report = write_markdown_report(document, options.output_dir)
+    return RunOutput(document, results_path, (report,))

@@ -1,0 +1,86 @@
+"""What a person sees on the terminal: a progress line, the summary, the plan."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from gacert.evaluate import Outcome
+from gacert.plan import Plan, format_param
+from gacert.policy import Policy
+from gacert.render import format_value
+from gacert.run import RunOutput
+from gacert.window import format_timestamp
+
+LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA", "error": "ERROR"}
+COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no_data": "magenta",
+           "error": "red"}
+
+
+class Progress:
+    """A live "fetched 12/40" line on a terminal; silent in CI and when piped."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.done = 0
+
+    def update(self, check_id: str, outcome: Outcome) -> None:
+        self.done += 1
+        if self.enabled:
+            sys.stderr.write(f"\r\x1b[Kfetched {self.done} checks (last: {check_id})")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _status(status: str, width: int = 6) -> str:
+    return click.style(LABELS[status].ljust(width), fg=COLOURS[status], bold=status != "pass")
+
+
+def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
+    doc = result.document
+    if not quiet:
+        window = doc["window"]
+        click.echo(f"{doc['policy']['name']}: {window['start']} -> {window['end']}")
+        for check in doc["checks"]:
+            _print_check(check, verbose)
+    summary = doc["summary"]
+    counts = ", ".join(f"{summary[s]} {s.replace('_', ' ')}"
+                       for s in ("pass", "warn", "fail", "no_data", "error") if summary[s])
+    click.echo(f"verdict: {_status(doc['status'], 0)} ({counts}; "
+               f"{summary['gate']} of {summary['total']} checks gate)")
+    if not quiet:
+        click.echo(f"results: {result.results_path}")
+        for path in result.report_paths:
+            click.echo(f"report:  {path}")
+
+
+def _print_check(check: dict[str, Any], verbose: bool) -> None:
+    value = format_value(check["value"], check["unit"], check["precision"])
+    gate = "" if check["gate"] else "  (informational)"
+    line = f"  {_status(check['status'])} {check['id']:<28} {value:>16}{gate}"
+    click.echo(line)
+    if check["status"] not in ("pass",) or verbose:
+        click.echo(f"         {check['reason']}")
+    if verbose:
+        click.echo(f"         query: {' '.join(check['query'].split())}")
+
+
+def print_plan(policy: Policy, plan: Plan) -> None:
+    window = plan.window
+    click.echo(f"policy: {policy.name} ({policy.path}, sha256 {policy.sha256[:12]})")
+    click.echo(f"window: {format_timestamp(window.start)} -> {format_timestamp(window.end)} "
+               f"(step {window.step_seconds:g}s)")
+    for name, value in plan.params.items():
+        click.echo(f"param  {name} = {format_param(value)}")
+    for planned in plan.checks:
+        check = planned.check
+        kind = check.mode + (f", {check.over_time} over time" if check.over_time else "")
+        click.echo(f"\n{check.id} [{check.source}; {kind}; series: {check.series}"
+                   f"{'' if check.gate else '; informational'}]")
+        click.echo(f"  {planned.query.text}")

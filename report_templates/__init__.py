@@ -1,0 +1,1 @@
+"""Report templates of gacert (packaged as `gacert.report_templates`)."""

@@ -1,0 +1,1 @@
+"""JSON Schemas of gacert (packaged as `gacert.schemas`; read with importlib.resources)."""

@@ -1,0 +1,176 @@
+"""Acceptance tests: the real `gacert` CLI, the shipped policy, a real Prometheus.
+
+The `prometheus` fixture (tests/conftest.py) serves the test dataset of
+gacert.demo.gaday: a clean week, then one GA day per scenario. Each test runs
+`python -m gacert run policies/ga.yaml` over one scenario's day in a
+subprocess, exactly as a user or CI would, and reads the results document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gacert.demo.gaday import scenario_window
+from gacert.demo.prometheus import PrometheusServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+GA_POLICY = str(ROOT / "policies" / "ga.yaml")
+
+pytestmark = pytest.mark.prometheus
+
+
+def gacert(*args: str, env: dict[str, str] | None = None,
+           cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gacert", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})},
+                          cwd=cwd or ROOT, check=False)
+
+
+def run_scenario(name: str, url: str, out: Path, *extra: str
+                 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    start, end = scenario_window(name)
+    proc = gacert("run", GA_POLICY, "--start", f"{start:%Y-%m-%dT%H:%M:%SZ}",
+                  "--end", f"{end:%Y-%m-%dT%H:%M:%SZ}", "--output", str(out), *extra,
+                  env={"PROMETHEUS_URL": url})
+    assert "Traceback" not in proc.stderr, proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    return proc, results
+
+
+def statuses(results: dict[str, Any]) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in results["checks"]}
+
+
+# Scenario -> (exit code, verdict, the checks whose status is not pass).
+# Every gate check not named must pass: a fault must fail the right check,
+# and only it (an availability dip also shows in per-target scrape success).
+SCENARIOS = [
+    pytest.param("clean", 0, "pass", {}, id="a clean GA day certifies PASS"),
+    pytest.param("availability_dip", 1, "fail",
+                 {"availability": "fail", "scrape_success": "fail"},
+                 id="an availability dip fails availability and scrape success"),
+    pytest.param("error_surge", 1, "fail", {"error_rate": "fail", "service_error_rate": "warn"},
+                 id="a 5xx surge fails the error rate"),
+    pytest.param("latency_spike", 1, "fail", {"p99_latency": "fail"},
+                 id="a latency spike on one service fails the worst-service P99"),
+    pytest.param("cache_misses", 1, "fail", {"cache_hit_rate": "fail"},
+                 id="cache misses fail the cache hit rate"),
+    pytest.param("critical_alert", 1, "fail", {"critical_alerts": "fail"},
+                 id="a critical alert firing for minutes fails certification"),
+    pytest.param("container_restarts", 1, "fail", {"container_restarts": "fail"},
+                 id="container restarts fail certification"),
+    pytest.param("missing_exporter", 1, "fail",
+                 {"cache_hit_rate": "no_data", "cache_memory": "no_data",
+                  "cache_clients": "no_data"},
+                 id="a missing exporter makes its checks no_data and the run FAIL"),
+    pytest.param("warning_alert", 0, "pass", {"warning_alerts": "warn"},
+                 id="a warning-severity alert does not fail certification"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "exit_code", "verdict", "not_passing"), SCENARIOS)
+def test_scenario_verdicts(prometheus: PrometheusServer, tmp_path: Path, scenario: str,
+                           exit_code: int, verdict: str, not_passing: dict[str, str]) -> None:
+    proc, results = run_scenario(scenario, prometheus.url, tmp_path)
+    found = statuses(results)
+    unexpected = {cid: s for cid, s in found.items() if s != "pass" and cid not in not_passing}
+    assert unexpected == {}, [c["reason"] for c in results["checks"] if c["id"] in unexpected]
+    assert {cid: found[cid] for cid in not_passing} == not_passing
+    assert results["status"] == verdict
+    assert proc.returncode == exit_code, proc.stdout + proc.stderr
+    assert f"verdict: {verdict.upper()}" in proc.stdout
+
+
+def test_a_failing_check_says_what_it_saw(prometheus: PrometheusServer, tmp_path: Path) -> None:
+    _, results = run_scenario("latency_spike", prometheus.url, tmp_path)
+    check = next(c for c in results["checks"] if c["id"] == "p99_latency")
+    assert check["decided_by"] == "fail"
+    assert check["expression"] == "value >= p99_latency_ms_max"
+    assert check["value"] >= 1000
+    assert "matched fail rule value >= p99_latency_ms_max" in check["reason"]
+    assert "service=dashboard-api" in check["reason"]
+    worst = max(check["series"], key=lambda s: s["value"])
+    assert worst["labels"] == {"service": "dashboard-api"}
+    others = [s for s in check["series"] if s["labels"]["service"] != "dashboard-api"]
+    assert len(others) == 3
+    assert all(s["status"] == "pass" and s["value"] < 1000 for s in others)
+    # A range check keeps its points over the window (1441 at a 1-minute step).
+    assert len(worst["points"]) == 24 * 60 + 1
+    assert "histogram_quantile(0.99" in check["query"]
+    assert "$" not in check["query"]
+    report = (tmp_path / "report.md").read_text()
+    assert "Worst service P99 latency" in report
+    assert "FAIL" in report
+
+
+def test_results_document_is_complete_and_valid(prometheus: PrometheusServer,
+                                                tmp_path: Path) -> None:
+    import jsonschema
+
+    _, results = run_scenario("clean", prometheus.url, tmp_path)
+    schema = json.loads((ROOT / "schemas" / "results.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(results)
+    policy_bytes = (ROOT / "policies" / "ga.yaml").read_bytes()
+    import hashlib
+
+    assert results["policy"]["sha256"] == hashlib.sha256(policy_bytes).hexdigest()
+    assert results["window"] == {"start": "2025-01-15T00:00:00Z", "end": "2025-01-16T00:00:00Z",
+                                 "duration_seconds": 86400.0, "step_seconds": 60.0}
+    assert results["sources"] == [{"id": "prometheus", "type": "prometheus",
+                                   "endpoint": prometheus.url}]
+    assert results["summary"]["total"] == len(results["checks"]) >= 25
+    availability = next(c for c in results["checks"] if c["id"] == "availability")
+    assert availability["value"] == pytest.approx(100.0)
+    assert availability["reason"].startswith("availability pass: 100.000 %")
+
+
+def test_set_overrides_a_threshold(prometheus: PrometheusServer, tmp_path: Path) -> None:
+    # The clean day's overall error rate is ~0.02 %: a 0.01 % limit fails it.
+    proc, results = run_scenario("clean", prometheus.url, tmp_path, "--set", "error_rate_max=0.01")
+    assert statuses(results)["error_rate"] == "fail"
+    assert results["params"]["error_rate_max"] == 0.01
+    assert proc.returncode == 1
+
+
+def test_warn_passes_unless_fail_on_warn(prometheus: PrometheusServer, tmp_path: Path) -> None:
+    # A warn threshold below the clean day's P99 (~300 ms) makes the gate check warn.
+    proc, results = run_scenario("clean", prometheus.url, tmp_path / "a",
+                                 "--set", "p99_latency_ms_warn=100")
+    assert statuses(results)["p99_latency"] == "warn"
+    assert results["status"] == "warn"
+    assert proc.returncode == 0
+    proc, _ = run_scenario("clean", prometheus.url, tmp_path / "b",
+                           "--set", "p99_latency_ms_warn=100", "--fail-on", "warn")
+    assert proc.returncode == 1
+
+
+def test_prometheus_down_is_error_with_exit_3_and_output(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    proc, results = run_scenario("clean", url, tmp_path)
+    assert proc.returncode == 3
+    assert results["status"] == "error"
+    assert set(statuses(results).values()) == {"error"}
+    assert all("connection refused" in c["error"] for c in results["checks"])
+    assert (tmp_path / "report.md").read_text().count("ERROR") >= len(results["checks"])
+    assert "verdict: ERROR" in proc.stdout
+
+
+def test_unset_env_without_default_is_a_usage_error(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text((ROOT / "policies" / "ga.yaml").read_text().replace(
+        "${PROMETHEUS_URL:-http://localhost:9090}", "${GACERT_TEST_UNSET_URL}"))
+    env = {k: v for k, v in os.environ.items() if k != "GACERT_TEST_UNSET_URL"}
+    proc = subprocess.run([sys.executable, "-m", "gacert", "run", str(policy), "--duration", "1h",
+                           "-o", str(tmp_path / "out")], capture_output=True, text=True,
+                          env=env, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "sources.prometheus.url: environment variable GACERT_TEST_UNSET_URL is not set" \
+        in proc.stderr
+    assert "Traceback" not in proc.stderr
