@@ -51,9 +51,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class _Decision:
+    """How one value was judged: the status and the rule (or failure) behind it."""
+
     status: Status
-    rule: str | None
+    rule: str | None  # "fail", "warn", "pass", "no_data", or None
     expression: Expression | None
+    error: str | None = None
 
 
 def evaluate_check(check: Check, query: str, outcome: Outcome,
@@ -65,53 +68,47 @@ def evaluate_check(check: Check, query: str, outcome: Outcome,
                            error=outcome.error)
     values = [(series, _series_value(check, series)) for series in outcome.fetched.series]
     keep_points = check.mode == "range"
-    with_data = [(s, v) for s, v in values if v is not None]
-    if not with_data:
+    present = [v for _, v in values if v is not None]
+    if not present:
         return _no_data(base, values, keep_points)
     if check.series == "each":
-        return _each(base, params, values, keep_points)
-    reduced = REDUCERS[check.series]([v for _, v in with_data])
+        decided = [(s, v, _judge(check, v, s.labels, len(values), params)) for s, v in values]
+        worst_series, worst_value, worst = _worst(check, decided)
+        labels: Mapping[str, str] = worst_series.labels
+    else:
+        worst_value = REDUCERS[check.series](present)
+        worst = _judge(check, worst_value, {}, len(values), params)
+        no_value = _judge(check, None, {}, len(values), params)
+        decided = [(s, v, worst if v is not None else no_value) for s, v in values]
+        labels = {}
+    series = tuple(_series_result(s, v, d.status, keep_points) for s, v, d in decided)
+    return base.result(worst.status, worst_value, _reason(check, worst, worst_value, labels),
+                       worst.rule, worst.expression, series, error=worst.error)
+
+
+def _judge(check: Check, value: float | None, labels: Mapping[str, str], series_count: int,
+           params: Mapping[str, ParamValue]) -> _Decision:
+    """Judge one value; a value that is missing or makes a rule raise is data too."""
+    if value is None:
+        return _Decision(check.no_data, "no_data", None,
+                         error="no data" if check.no_data == "error" else None)
     try:
-        decision = _decide(check, reduced, {}, len(values), params)
-    except Exception as exc:  # an expression that fails at run time is this check's error
-        return base.error_result(f"{check.id} error: evaluating rules: {exc}", values, keep_points)
-    series = tuple(_series_result(s, v, decision.status if v is not None else "no_data",
-                                  keep_points) for s, v in values)
-    reason = _reason(check, decision, reduced, {})
-    return base.result(decision.status, reduced, reason, decision.rule, decision.expression,
-                       series)
+        return _decide(check, value, labels, series_count, params)
+    except Exception as exc:  # e.g. comparing a str param with a number
+        return _Decision("error", None, None, error=f"evaluating rules: {exc}")
 
 
-def _each(base: _Base, params: Mapping[str, ParamValue],
-          values: list[tuple[Series, float | None]], keep_points: bool) -> CheckResult:
-    check = base.check
-    decided: list[tuple[Series, float | None, _Decision | None]] = []
-    for series, value in values:
-        if value is None:
-            decided.append((series, None, None))
-            continue
-        try:
-            decided.append((series, value, _decide(check, value, series.labels, len(values),
-                                                   params)))
-        except Exception as exc:
-            return base.error_result(f"{check.id} error: evaluating rules for "
-                                     f"{_labels_text(series.labels)}: {exc}", values, keep_points)
-    results = tuple(_series_result(s, v, d.status if d else "no_data", keep_points)
-                    for s, v, d in decided)
-    worst_series, worst_value, worst = _worst(check, decided)
-    reason = _reason(check, worst, worst_value, worst_series.labels)
-    return base.result(worst.status, worst_value, reason, worst.rule, worst.expression, results)
-
-
-def _worst(check: Check, decided: list[tuple[Series, float | None, _Decision | None]]
-           ) -> tuple[Series, float, _Decision]:
+def _worst(check: Check, decided: list[tuple[Series, float | None, _Decision]]
+           ) -> tuple[Series, float | None, _Decision]:
     """The series that decides the check: worst status, then the most extreme value."""
+    worst_level = max(SEVERITY[d.status] for _, _, d in decided)
+    tied = [item for item in decided if SEVERITY[item[2].status] == worst_level]
     direction = _worse_direction(check)
-    candidates = [(s, v, d) for s, v, d in decided if d is not None and v is not None]
-    worst_level = max(SEVERITY[d.status] for _, _, d in candidates)
-    tied = [(s, v, d) for s, v, d in candidates if SEVERITY[d.status] == worst_level]
-    # NaN never reaches here; ties on value keep the first series, as returned.
-    return max(tied, key=lambda item: direction * item[1]) if direction else tied[0]
+    with_values = [item for item in tied if item[1] is not None]
+    if direction and with_values:
+        # NaN never gets here (it is no value); ties keep the first series, as returned.
+        return max(with_values, key=lambda item: direction * (item[1] or 0.0))
+    return tied[0]
 
 
 def _worse_direction(check: Check) -> int:
@@ -167,7 +164,8 @@ def _no_data(base: _Base, values: list[tuple[Series, float | None]],
     else:
         reason = f"{check.id} {status}: no data ({cause}); the check declares no_data: {status}"
     series = tuple(_series_result(s, None, "no_data", keep_points) for s, _ in values)
-    return base.result(status, None, reason, "no_data", None, series)
+    return base.result(status, None, reason, "no_data", None, series,
+                       error=f"no data: {cause}" if status == "error" else None)
 
 
 def _series_result(series: Series, value: float | None, status: Status,
@@ -192,10 +190,17 @@ def _labels_text(labels: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
 
 
-def _reason(check: Check, decision: _Decision, value: float, labels: Mapping[str, str]) -> str:
+def _reason(check: Check, decision: _Decision, value: float | None,
+            labels: Mapping[str, str]) -> str:
     shown = format_value(value, check.unit, check.precision)
     where = f" ({_labels_text(labels)})" if _labels_text(labels) else ""
     head = f"{check.id} {decision.status}: {shown}"
+    if decision.rule == "no_data":
+        declared = "" if decision.status == "no_data" else \
+            f"; the check declares no_data: {decision.status}"
+        return f"{check.id} {decision.status}: a series has no value (NaN){where}{declared}"
+    if decision.error is not None:
+        return f"{check.id} error: {decision.error}{where}"
     if decision.expression is None:
         return f"{head} matched no fail or warn rule{where}"
     text = " ".join(decision.expression.text.split())
@@ -232,9 +237,3 @@ class _Base:
             warnings=fetched.warnings if fetched else (), error=error,
             duration_seconds=self.outcome.seconds,
         )
-
-    def error_result(self, reason: str, values: list[tuple[Series, float | None]],
-                     keep_points: bool) -> CheckResult:
-        series = tuple(_series_result(s, v, "error", keep_points) for s, v in values)
-        return self.result("error", None, reason, None, None, series,
-                           error=reason.split(": ", 1)[1])

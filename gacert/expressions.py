@@ -24,7 +24,15 @@ CONSTANTS: dict[str, Any] = {
     "true": True, "false": False, "True": True, "False": False, "None": None,
     "nan": math.nan, "inf": math.inf,
 }
-FUNCTIONS: dict[str, Callable[..., Any]] = {"abs": abs, "min": min, "max": max, "round": round}
+def _round(number: Any, ndigits: int = 0) -> float:
+    # A huge negative ndigits makes Python build 10 ** -ndigits as a big
+    # integer; no threshold needs more than a handful of digits.
+    if not isinstance(ndigits, int) or abs(ndigits) > 15:
+        raise ValueError(f"round(): ndigits must be a whole number from -15 to 15, not {ndigits}")
+    return round(float(number), ndigits)
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {"abs": abs, "min": min, "max": max, "round": _round}
 # Mappings whose keys may be read with `labels.service` or `labels["service"]`.
 MAPPING_NAMES = ("labels", "params")
 
@@ -77,7 +85,8 @@ def compile_expression(text: str) -> Expression:
     if len(text) > MAX_EXPRESSION_CHARS:
         raise ExpressionSyntaxError(f"expression is {len(text)} characters; at most "
                                     f"{MAX_EXPRESSION_CHARS} are allowed")
-    source = " ".join(text.split())  # YAML folded text may span lines
+    # A literal YAML block may span lines; an expression is one logical line.
+    source = text.strip().replace("\r\n", " ").replace("\n", " ")
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:

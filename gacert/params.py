@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -51,6 +52,9 @@ def _convert(name: str, text: str, default: ParamValue) -> ParamValue:
             number = float(text)
         except ValueError:
             raise UsageError(f"--set {name}={text}: expected a number") from None
+        if not math.isfinite(number):
+            # `fail: value >= nan` never matches: the check would pass silently.
+            raise UsageError(f"--set {name}={text}: expected a finite number")
         return int(number) if isinstance(default, int) and number.is_integer() else number
     return text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -23,7 +24,8 @@ class Progress:
     """A live "fetched 12/40" line on a terminal; silent in CI and when piped."""
 
     def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
+        # A terminal gets a live line; CI logs and pipes would only collect noise.
+        self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("CI")
         self.done = 0
 
     def update(self, check_id: str, outcome: Outcome) -> None:

@@ -22,7 +22,14 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from gacert.durations import parse_duration
 from gacert.errors import PolicyError, Problem
-from gacert.expressions import CHECK_NAMES, ExpressionSyntaxError, compile_expression, unknown_names
+from gacert.expressions import (
+    CHECK_NAMES,
+    CONSTANTS,
+    FUNCTIONS,
+    ExpressionSyntaxError,
+    compile_expression,
+    unknown_names,
+)
 from gacert.params import closest, env_syntax_errors
 from gacert.plan import query_variable_names
 from gacert.policy import (
@@ -120,10 +127,12 @@ def _schema_message(error: ValidationError, schema: Mapping[str, Any]) -> str:
     if error.validator == "enum" and isinstance(error.validator_value, list):
         choices = ", ".join(str(c) for c in error.validator_value)
         return f"{error.instance!r} is not one of: {choices}"
+    if error.validator == "maxProperties" and isinstance(error.instance, dict):
+        return f"set at most {error.validator_value} of: {', '.join(error.instance)}"
     if error.validator == "pattern" and isinstance(error.instance, str):
-        description = schema.get("description", "")
-        return f"{error.instance!r} is not valid here" + (f": {description}" if description
-                                                            else "")
+        advice = str(schema.get("patternErrorMessage") or schema.get("description", ""))
+        advice = advice[:1].lower() + advice[1:]
+        return f"{error.instance!r} is not valid here" + (f"; {advice}" if advice else "")
     return str(error.message)
 
 
@@ -143,6 +152,9 @@ class MeaningChecker:
         self._check_sources()
         self._check_checks()
         self._check_sections()
+        if not any(check.get("gate", True) for check in self.data["checks"]):
+            self.add(("checks",), "no check gates the verdict (every check has gate: false), "
+                     "so the verdict is always pass", severity="warning")
         return sorted(self.problems, key=lambda p: (p.line, p.column))
 
     def add(self, path: PathKey, message: str, *, hint: str = "", key: bool = False,
@@ -158,7 +170,7 @@ class MeaningChecker:
                 self.add(("window", name), str(exc))
 
     def _check_params(self) -> None:
-        reserved = set(CHECK_NAMES) | set(WINDOW_VARIABLES)
+        reserved = set(CHECK_NAMES) | set(WINDOW_VARIABLES) | CONSTANTS.keys() | FUNCTIONS.keys()
         for name in self.param_names & reserved:
             self.add(("params", name), f"param {name!r} shadows a built-in name", key=True,
                      hint=f"built-in names: {', '.join(sorted(CHECK_NAMES))}")
@@ -174,9 +186,11 @@ class MeaningChecker:
                 for message in env_syntax_errors(text):
                     self.add(path, message)
             for name in ("timeout", "backoff"):
-                if name in settings and isinstance(settings[name], str):
+                # `${VAR}` values are checked when the run interpolates them.
+                value = settings.get(name)
+                if isinstance(value, str) and "${" not in value:
                     try:
-                        parse_duration(settings[name])
+                        parse_duration(value)
                     except ValueError as exc:
                         self.add(("sources", source_id, name), str(exc))
 

@@ -63,9 +63,12 @@ def parse_timestamp(text: str, option: str) -> datetime:
 
 def _duration(text: str, option: str) -> timedelta:
     try:
-        return timedelta(seconds=parse_duration(text))
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not a duration; {DURATION_HINT}") from None
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    if seconds < 1:
+        raise UsageError(f"{option} {text!r} is shorter than a second; {DURATION_HINT}")
+    return timedelta(seconds=seconds)
 
 
 def resolve_window(*, start: str | None, end: str | None, duration: str | None,

@@ -146,10 +146,10 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        merged: list[tuple[str, yaml.Node, yaml.Node]] = []
+        merge_nodes: list[yaml.Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
-                merged.extend(self._merge_sources(value_node))
+                merge_nodes.append(value_node)
                 continue
             key = self._key(key_node, path)
             if key in result:
@@ -159,24 +159,23 @@ class _Builder:
                     format_path((*path, key)), f"duplicate key {key!r}"))
             self.located.key_positions[(*path, key)] = _position(key_node)
             result[key] = self.build(value_node, (*path, key))
-        # Merge keys (`<<: *defaults`) fill in only what the mapping left unset.
-        for key, key_node, value_node in merged:
-            if key not in result:
-                self.located.key_positions.setdefault((*path, key), _position(key_node))
-                result[key] = self.build(value_node, (*path, key))
+        # Merge keys (`<<: *defaults`, or a list of them, earlier ones first) fill
+        # in only what the mapping left unset; a merged mapping may merge too.
+        for merge_node in merge_nodes:
+            for source in self._merge_sources(merge_node):
+                for key, value in self._mapping(source, path).items():
+                    result.setdefault(key, value)
         return result
 
-    def _merge_sources(self, node: yaml.Node) -> list[tuple[str, yaml.Node, yaml.Node]]:
+    def _merge_sources(self, node: yaml.Node) -> list[yaml.MappingNode]:
         sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        pairs: list[tuple[str, yaml.Node, yaml.Node]] = []
         for source in sources:
             if not isinstance(source, yaml.MappingNode):
                 mark = source.start_mark
                 raise YamlLoadError(Problem(self.located.file, mark.line + 1, mark.column + 1,
                                             "", "a merge key (<<) needs a mapping"))
-            for key_node, value_node in source.value:
-                pairs.append((str(key_node.value), key_node, value_node))
-        return pairs
+            self.count += len(source.value)  # merged values count towards the node limit
+        return list(sources)
 
     def _key(self, key_node: yaml.Node, path: PathKey) -> str:
         if not isinstance(key_node, yaml.ScalarNode):

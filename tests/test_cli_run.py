@@ -174,3 +174,21 @@ def test_unset_env_without_default_is_a_usage_error(tmp_path: Path) -> None:
     assert "sources.prometheus.url: environment variable GACERT_TEST_UNSET_URL is not set" \
         in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_secrets_never_reach_results_report_or_output(prometheus: PrometheusServer,
+                                                      tmp_path: Path) -> None:
+    token = "s3cr3t-token-value-7f1c"
+    policy = tmp_path / "p.yaml"
+    policy.write_text((ROOT / "policies" / "ga.yaml").read_text().replace(
+        "    concurrency: 8\n",
+        "    concurrency: 8\n    auth:\n      bearer_token: ${GACERT_TEST_TOKEN}\n"
+        "    headers:\n      X-Scope-OrgID: ${GACERT_TEST_TENANT:-tenant-1}\n", 1))
+    start, end = scenario_window("clean")
+    proc = gacert("run", str(policy), "--start", f"{start:%Y-%m-%dT%H:%M:%SZ}",
+                  "--end", f"{end:%Y-%m-%dT%H:%M:%SZ}", "-o", str(tmp_path / "out"), "-v",
+                  env={"PROMETHEUS_URL": prometheus.url, "GACERT_TEST_TOKEN": token})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    written = [p.read_text() for p in (tmp_path / "out").iterdir()]
+    for text in [*written, proc.stdout, proc.stderr]:
+        assert token not in text

@@ -15,12 +15,10 @@ import json
 import math
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +29,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from gacert.demo.prometheus import PrometheusServer, backfill, free_port
 from gacert.errors import SourceError
 from gacert.sources.base import Fetched, Query
 from gacert.sources.prometheus import PrometheusSource
@@ -72,13 +71,6 @@ VECTOR = success(
         {"metric": {"__name__": "up", "job": "db"}, "value": [T0_UNIX + 600, "0"]},
     ],
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def fetch(source: PrometheusSource, query: Query) -> Fetched:
@@ -596,7 +588,7 @@ def test_an_empty_optional_token_means_no_auth() -> None:
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("openssl is not installed")
+        pytest.fail("openssl is not installed: apt-get install -y openssl (bash .ci/setup does)")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
@@ -678,65 +670,13 @@ def _openmetrics() -> str:
     return "\n".join([*lines, "# EOF", ""])
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"prometheus was not ready within {seconds}s")
-
-
 @pytest.fixture(scope="module")
 def real_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    prometheus, promtool = shutil.which("prometheus"), shutil.which("promtool")
-    if prometheus is None or promtool is None:
-        pytest.skip("prometheus and promtool are not installed")
     folder = tmp_path_factory.mktemp("prometheus")
     (folder / "data.om").write_text(_openmetrics())
-    (folder / "prometheus.yml").write_text("global: {}\n")
-    subprocess.run(
-        [
-            promtool,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            str(folder / "data.om"),
-            str(folder / "tsdb"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    url = f"http://127.0.0.1:{free_port()}"
-    with (folder / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={folder / 'prometheus.yml'}",
-                f"--storage.tsdb.path={folder / 'tsdb'}",
-                "--storage.tsdb.retention.time=100y",
-                f"--web.listen-address={url.removeprefix('http://')}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_ready(url, process, 30)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    backfill(folder / "data.om", folder / "tsdb")
+    with PrometheusServer(folder / "tsdb", folder) as server:
+        yield server.url
 
 
 def real(url: str) -> PrometheusSource:

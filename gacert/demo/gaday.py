@@ -7,7 +7,7 @@ with it (`promtool tsdb create-blocks-from openmetrics`).
 
 A clean day meets every threshold of the GA policy with a wide margin. A
 `Fault` degrades one aspect during `[start, end)` so that the day crosses
-exactly one threshold. The same inputs always give byte-identical output:
+that aspect's threshold. The same inputs always give byte-identical output:
 every random stream is a `random.Random` seeded from the seed and a fixed name.
 
 The test dataset (`DATASET_START` .. `DATASET_END`, `SCENARIOS`,
@@ -46,6 +46,10 @@ FAULT_KINDS = (
 # How long before a day without exporter its series already stop. An instant
 # vector looks back 5 minutes and a rate window a few more, so a range query
 # that starts at that day's midnight must not find the previous day's samples.
+# The price, paid by the day before: its last 10 minutes have no redis samples.
+# Its 24h hit rate is unaffected (a ratio of two increases over the same
+# samples), but an instant read of a redis gauge at its very end finds nothing. That instant is
+# also the first point of the missing day, so one of the two days must lose it.
 EXPORTER_GAP_LEAD = timedelta(minutes=10)
 
 
@@ -105,7 +109,9 @@ class Fault:
 
     `service` applies to availability_dip, error_surge, latency_spike and
     container_restarts (default dashboard-api); the other kinds ignore it.
-    missing_exporter removes the redis exporter for every UTC day it touches.
+    missing_exporter removes every redis_* sample of each UTC day it touches,
+    from `EXPORTER_GAP_LEAD` before the first such day through the end of the
+    last one inclusive: a `[24h]` selector evaluated at that end finds nothing.
     """
 
     kind: str

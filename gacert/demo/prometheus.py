@@ -216,12 +216,13 @@ class PrometheusServer:
         ready_timeout: float = READY_TIMEOUT_S,
         detach: bool = False,
     ) -> None:
-        self.tsdb_dir = tsdb_dir
-        self.work_dir = work_dir
+        # Absolute paths: a detached server must not depend on our working dir.
+        self.tsdb_dir = tsdb_dir.resolve()
+        self.work_dir = work_dir.resolve()
         self.port = port if port is not None else free_port()
         self.ready_timeout = ready_timeout
         self.detach = detach  # keep running after this Python process exits
-        self.log_path = work_dir / "prometheus.log"
+        self.log_path = self.work_dir / "prometheus.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -1,0 +1,120 @@
+"""`python -m gacert.demo`: certify a generated GA day against a real Prometheus.
+
+Generates 8 clean days ending now (a baseline week, then the GA day),
+backfills them into a local Prometheus, runs `gacert run policies/ga.yaml`
+over the last 24 hours and exits with its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gacert.demo.prometheus import PrometheusServer, build_dataset, free_port, port_is_free
+
+POLICY = Path("policies/ga.yaml")
+SCRAPE_INTERVAL = 60
+BASELINE_DAYS = 7
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m gacert.demo",
+        description="Certify a generated GA day with policies/ga.yaml against a local Prometheus.",
+    )
+    parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="data and logs")
+    parser.add_argument("--output", type=Path, default=Path("demo-out"), help="gacert's output")
+    parser.add_argument("--port", type=int, default=9090, help="a free one is used if taken")
+    parser.add_argument(
+        "--keep-running", action="store_true", help="leave Prometheus up after the run"
+    )
+    return parser.parse_args(argv)
+
+
+def rfc3339(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def refuse_running_demo(workdir: Path) -> str | None:
+    """A reason not to go on if a kept-running Prometheus still uses `workdir`."""
+    pid_file = workdir / "prometheus.pid"
+    try:
+        pid = int(pid_file.read_text(encoding="utf-8"))
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        pid_file.unlink(missing_ok=True)
+        return None
+    return f"a Prometheus of an earlier demo still runs on {workdir}; stop it first: kill {pid}"
+
+
+def build(workdir: Path, now: datetime) -> Path:
+    # Data up to and including `now`: samples are written strictly before the end.
+    start, end = now - timedelta(days=BASELINE_DAYS + 1), now + timedelta(seconds=SCRAPE_INTERVAL)
+    step(f"Generating {BASELINE_DAYS + 1} clean days ({rfc3339(start)} .. {rfc3339(now)})")
+    began = time.monotonic()
+    tsdb_dir = build_dataset(workdir, start, end, (), SCRAPE_INTERVAL, use_cache=False)
+    step(f"Backfilled into {tsdb_dir} in {time.monotonic() - began:.1f} s")
+    return tsdb_dir
+
+
+def certify(server: PrometheusServer, ga_start: datetime, now: datetime, output: Path) -> int:
+    command = [
+        sys.executable, "-m", "gacert", "run", str(POLICY),
+        "--start", rfc3339(ga_start), "--end", rfc3339(now), "--output", str(output),
+    ]  # fmt: skip
+    step(" ".join(["PROMETHEUS_URL=" + server.url, "gacert", *command[3:]]))
+    env = {**os.environ, "PROMETHEUS_URL": server.url}
+    return subprocess.run(command, env=env, check=False).returncode
+
+
+def run(args: argparse.Namespace) -> int:
+    if not POLICY.is_file():
+        print(f"error: {POLICY} not found; run the demo from the repository root", file=sys.stderr)
+        return EXIT_USAGE
+    reason = refuse_running_demo(args.workdir)
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return EXIT_USAGE
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    tsdb_dir = build(args.workdir, now)
+    port = args.port if port_is_free(args.port) else free_port()
+    server = PrometheusServer(tsdb_dir, args.workdir, port=port, detach=args.keep_running)
+    server.start()
+    step(f"Prometheus ready at {server.url} (log: {server.log_path})")
+    try:
+        code = certify(server, now - timedelta(days=1), now, args.output)
+    except BaseException:
+        server.stop()
+        raise
+    step(f"Report: {args.output / 'report.md'}, results: {args.output / 'results.json'}")
+    if args.keep_running:
+        (args.workdir / "prometheus.pid").write_text(str(server.pid), encoding="utf-8")
+        step(f"Prometheus keeps running at {server.url}; stop it with: kill {server.pid}")
+    else:
+        server.stop()
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(parse_args(argv))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except RuntimeError as error:  # promtool or prometheus missing or failing
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""gacert.expressions: what a rule may say, what it may not, and that it cannot hang."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Any
+
+import pytest
+from simpleeval import (
+    AttributeDoesNotExist,
+    FeatureNotAvailable,
+    IterableTooLong,
+    NameNotDefined,
+)
+
+from gacert.expressions import (
+    MAX_EXPRESSION_CHARS,
+    ExpressionSyntaxError,
+    compile_expression,
+    evaluate,
+    unknown_names,
+)
+
+NAMES: dict[str, Any] = {
+    "value": 5.0,
+    "labels": {"service": "api", "instance": "a:9090"},
+    "series_count": 3,
+    "params": {"target": 99.9, "job": "tars"},
+    "target": 99.9,
+    "job": "tars",
+}
+
+
+def run(text: str, names: dict[str, Any] | None = None) -> Any:
+    return evaluate(compile_expression(text), NAMES if names is None else names)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("value > 3", True, id="a comparison holds"),
+        pytest.param("value >= 5.0", True, id="greater-or-equal holds on equality"),
+        pytest.param("value < 5", False, id="a comparison that does not hold is False"),
+        pytest.param("1 < value < 10", True, id="chained comparisons work"),
+        pytest.param("value != 5", False, id="not-equal works"),
+        pytest.param("value > 3 and value < 4", False, id="and needs both sides"),
+        pytest.param("value > 30 or job == 'tars'", True, id="or needs one side"),
+        pytest.param("not value > 30", True, id="not negates"),
+        pytest.param("value * 2 + 1", 11.0, id="arithmetic follows precedence"),
+        pytest.param("(value - 1) / 8", 0.5, id="division is true division"),
+        pytest.param("value // 2", 2.0, id="floor division works"),
+        pytest.param("value % 3", 2.0, id="modulo works"),
+        pytest.param("-value", -5.0, id="unary minus works"),
+        pytest.param("2 ** 10", 1024.0, id="a power is computed in floating point"),
+        pytest.param("abs(-value)", 5.0, id="abs is available"),
+        pytest.param("min(value, 2)", 2, id="min is available"),
+        pytest.param("max(value, 9, 7)", 9, id="max takes several arguments"),
+        pytest.param("round(2.567, 2)", 2.57, id="round takes a precision"),
+        pytest.param("labels.service == 'api'", True, id="labels are read as attributes"),
+        pytest.param("labels['service']", "api", id="labels are read by subscript"),
+        pytest.param("'9090' in labels.instance", True, id="in works on strings"),
+        pytest.param("params.target", 99.9, id="params are read as attributes"),
+        pytest.param("params['job']", "tars", id="params are read by subscript"),
+        pytest.param("value < target", True, id="a param is a name of its own"),
+        pytest.param("series_count == 3", True, id="series_count is a name"),
+        pytest.param("true and not false", True, id="true and false are constants"),
+        pytest.param("True and not False", True, id="Python's True and False work too"),
+        pytest.param("nan != nan", True, id="nan is a constant that equals nothing"),
+        pytest.param("value < inf and -inf < value", True, id="inf is a constant"),
+        pytest.param("'slow' if value > 3 else 'fast'", "slow", id="a conditional works"),
+    ],
+)
+def test_allowed_expressions_evaluate(text: str, expected: Any) -> None:
+    result = run(text)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+def test_a_folded_multi_line_expression_is_one_expression() -> None:
+    expression = compile_expression("value >\n  target * 0.01\n")
+    assert run(expression.text) is True
+    assert expression.text == "value >\n  target * 0.01\n"
+
+
+def test_whitespace_inside_a_string_constant_is_kept() -> None:
+    assert run("labels.name == 'a  b'", {"labels": {"name": "a  b"}}) is True
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        pytest.param("x = 1", "cannot assign or hold several statements",
+                     id="an assignment is refused"),
+        pytest.param("value += 1", "cannot assign or hold several statements",
+                     id="an augmented assignment is refused"),
+        pytest.param("a; b", "cannot assign or hold several statements",
+                     id="several statements are refused"),
+        pytest.param("import os", "cannot assign or hold several statements",
+                     id="an import statement is refused"),
+        pytest.param("(x := 1)", "cannot assign (:=)", id="the walrus operator is refused"),
+        pytest.param("lambda: 1", "lambdas and comprehensions are not allowed",
+                     id="a lambda is refused"),
+        pytest.param("[v for v in labels]", "lambdas and comprehensions are not allowed",
+                     id="a list comprehension is refused"),
+        pytest.param("{v: 1 for v in labels}", "lambdas and comprehensions are not allowed",
+                     id="a dict comprehension is refused"),
+        pytest.param("max(v for v in labels)", "lambdas and comprehensions are not allowed",
+                     id="a generator expression is refused"),
+        pytest.param("open('/etc/passwd')", "only these functions may be called: abs, min, "
+                     "max, round", id="calling an unknown function is refused"),
+        pytest.param("__import__('os')", "only these functions may be called",
+                     id="calling __import__ is refused"),
+        pytest.param("labels.get('service')", "only these functions may be called",
+                     id="calling a method is refused"),
+        pytest.param("(lambda: 1)()", "only these functions may be called",
+                     id="calling a lambda is refused"),
+        pytest.param("value.__class__", "attributes may only be read from labels and params",
+                     id="an attribute of value is refused"),
+        pytest.param("value.real", "attributes may only be read from labels and params",
+                     id="even a harmless attribute of value is refused"),
+        pytest.param("labels.service.upper", "attributes may only be read from labels and "
+                     "params", id="an attribute of a label value is refused"),
+        pytest.param("{'a': 1}", "Dict is not allowed", id="a dict display is refused"),
+        pytest.param("f'{value}'", "JoinedStr is not allowed", id="an f-string is refused"),
+        pytest.param("labels.service[0:2]", "Slice is not allowed", id="a slice is refused"),
+        pytest.param("1 << 100", "LShift is not allowed", id="a shift is refused"),
+        pytest.param("max(*labels)", "Starred is not allowed", id="unpacking is refused"),
+        pytest.param("'" + "x" * 201 + "'", "string constant longer than 200 characters",
+                     id="a long string constant is refused"),
+        pytest.param("value >", "does not parse: invalid syntax",
+                     id="an incomplete expression does not parse"),
+        pytest.param("value " + "+ 1 " * 600, f"at most {MAX_EXPRESSION_CHARS} are allowed",
+                     id="an over-long expression is refused before parsing"),
+    ],
+)
+def test_forbidden_expressions_are_refused_at_compile_time(text: str, fragment: str) -> None:
+    with pytest.raises(ExpressionSyntaxError) as caught:
+        compile_expression(text)
+    assert fragment in str(caught.value)
+
+
+def test_the_length_limit_is_inclusive() -> None:
+    text = "value" + " " * (MAX_EXPRESSION_CHARS - len("value"))
+    assert compile_expression(text).names == frozenset({"value"})
+    with pytest.raises(ExpressionSyntaxError, match=r"expression is 2001 characters"):
+        compile_expression(text + " ")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        pytest.param("4000000 ** 4000000", "is too large", id="a huge power is an error"),
+        pytest.param("9 ** 9 ** 9", "is too large", id="a tower of powers is an error"),
+        pytest.param("-(10 ** 400)", "is too large", id="a power beyond floats is an error"),
+    ],
+)
+def test_huge_powers_fail_fast(text: str, fragment: str) -> None:
+    expression = compile_expression(text)
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=fragment):
+        evaluate(expression, {})
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("'a' * 10**8", id="a string times a big power is refused"),
+        pytest.param("'a' * 100000000", id="a string times a big int is refused"),
+        pytest.param("100000000 * job", id="a big int times a string param is refused"),
+    ],
+)
+def test_huge_strings_are_refused(text: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(IterableTooLong):
+        run(text)
+    assert time.perf_counter() - started < 1.0
+
+
+ROUND_PROBE = textwrap.dedent("""\
+    import time
+    from gacert.expressions import compile_expression, evaluate
+    expression = compile_expression("round(7, -30000000)")
+    started = time.perf_counter()
+    try:
+        evaluate(expression, {})
+    except Exception:
+        pass
+    print(time.perf_counter() - started)
+""")
+
+
+def test_round_with_a_huge_negative_precision_does_not_burn_cpu() -> None:
+    # Run in a child process so that the burn, while it exists, cannot hang the suite.
+    try:
+        done = subprocess.run([sys.executable, "-c", ROUND_PROBE], capture_output=True,
+                              text=True, timeout=3, check=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail("round(7, -30000000) ran for more than 3 s")
+    assert float(done.stdout) < 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "error"),
+    [
+        pytest.param("value > job", NAMES, TypeError, id="comparing a number with a str raises"),
+        pytest.param("value > missing", NAMES, NameNotDefined, id="an undefined name raises"),
+        pytest.param("labels.absent == 'x'", NAMES, AttributeDoesNotExist,
+                     id="an absent label raises"),
+        pytest.param("1 / (value - 5)", NAMES, ZeroDivisionError, id="division by zero raises"),
+        pytest.param("labels.__class__", NAMES, FeatureNotAvailable,
+                     id="a dunder attribute of labels raises at run time"),
+    ],
+)
+def test_run_time_errors_propagate(text: str, names: dict[str, Any],
+                                   error: type[Exception]) -> None:
+    with pytest.raises(error):
+        run(text, names)
+
+
+def test_nan_value_compares_false() -> None:
+    names = {**NAMES, "value": math.nan}
+    assert run("value > 1", names) is False
+    assert run("value <= 1", names) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "known", "expected"),
+    [
+        pytest.param("value > thresh and foo == job", {"job"}, ["foo", "thresh"],
+                     id="unknown names are reported sorted"),
+        pytest.param("value > target", {"target"}, [], id="a known param is not reported"),
+        pytest.param("labels.x == 'a' and series_count > 1 and params.y > 0", set(), [],
+                     id="check names are always known"),
+        pytest.param("value < inf and nan != nan and true and not false", set(), [],
+                     id="constants are always known"),
+        pytest.param("round(value) > min(1, 2)", set(), [],
+                     id="function names are not reported"),
+        pytest.param("__import__ and open", set(), ["__import__", "open"],
+                     id="builtins that are not functions here are unknown"),
+    ],
+)
+def test_unknown_names(text: str, known: set[str], expected: list[str]) -> None:
+    assert unknown_names(compile_expression(text), known) == expected
+
+
+def test_names_exclude_function_names() -> None:
+    assert compile_expression("round(value, 1) > max(target, 1)").names == frozenset(
+        {"value", "target"})
