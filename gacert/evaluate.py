@@ -13,6 +13,7 @@ import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gacert.expressions import Expression, evaluate
 from gacert.policy import Check, ParamValue, Status
@@ -66,19 +67,22 @@ def evaluate_check(check: Check, query: str, outcome: Outcome,
     if outcome.error is not None or outcome.fetched is None:
         return base.result("error", None, f"{check.id} error: {outcome.error}", None, None, (),
                            error=outcome.error)
-    values = [(series, _series_value(check, series)) for series in outcome.fetched.series]
+    fetched = outcome.fetched
+    # What rule expressions may read besides the value: params, and a probe's measurements.
+    scope = {**params, **fetched.measurements, "params": dict(params)}
+    values = [(series, _series_value(check, series)) for series in fetched.series]
     keep_points = check.mode == "range"
     present = [v for _, v in values if v is not None]
     if not present:
         return _no_data(base, values, keep_points)
     if check.series == "each":
-        decided = [(s, v, _judge(check, v, s.labels, len(values), params)) for s, v in values]
+        decided = [(s, v, _judge(check, v, s.labels, len(values), scope)) for s, v in values]
         worst_series, worst_value, worst = _worst(check, decided)
         labels: Mapping[str, str] = worst_series.labels
     else:
         worst_value = REDUCERS[check.series](present)
-        worst = _judge(check, worst_value, {}, len(values), params)
-        no_value = _judge(check, None, {}, len(values), params)
+        worst = _judge(check, worst_value, {}, len(values), scope)
+        no_value = _judge(check, None, {}, len(values), scope)
         decided = [(s, v, worst if v is not None else no_value) for s, v in values]
         labels = {}
     series = tuple(_series_result(s, v, d.status, keep_points) for s, v, d in decided)
@@ -87,13 +91,13 @@ def evaluate_check(check: Check, query: str, outcome: Outcome,
 
 
 def _judge(check: Check, value: float | None, labels: Mapping[str, str], series_count: int,
-           params: Mapping[str, ParamValue]) -> _Decision:
+           scope: Mapping[str, Any]) -> _Decision:
     """Judge one value; a value that is missing or makes a rule raise is data too."""
     if value is None:
         return _Decision(check.no_data, "no_data", None,
                          error="no data" if check.no_data == "error" else None)
     try:
-        return _decide(check, value, labels, series_count, params)
+        return _decide(check, value, labels, series_count, scope)
     except Exception as exc:  # e.g. comparing a str param with a number
         return _Decision("error", None, None, error=f"evaluating rules: {exc}")
 
@@ -127,9 +131,8 @@ def _worse_direction(check: Check) -> int:
 
 
 def _decide(check: Check, value: float, labels: Mapping[str, str], series_count: int,
-            params: Mapping[str, ParamValue]) -> _Decision:
-    names = {**params, "value": value, "labels": dict(labels), "series_count": series_count,
-             "params": dict(params)}
+            scope: Mapping[str, Any]) -> _Decision:
+    names = {**scope, "value": value, "labels": dict(labels), "series_count": series_count}
     rules = check.rules
     if rules.fail is not None and evaluate(rules.fail, names):
         return _Decision("fail", "fail", rules.fail)
@@ -235,5 +238,7 @@ class _Base:
             no_data=check.no_data, query=self.query, mode=check.mode,
             over_time=check.over_time, series_reduction=check.series, series=series,
             warnings=fetched.warnings if fetched else (), error=error,
+            measurements=fetched.measurements if fetched else {},
+            evidence=fetched.evidence if fetched else {},
             duration_seconds=self.outcome.seconds,
         )

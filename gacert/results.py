@@ -58,6 +58,8 @@ class CheckResult:
     warnings: tuple[str, ...]
     error: str | None
     duration_seconds: float
+    measurements: Mapping[str, Any]  # a probe's named values, as rules saw them
+    evidence: Mapping[str, Any]  # a probe's raw data (samples, failures by cause)
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,20 @@ def _check_document(check: CheckResult) -> dict[str, Any]:
         "series": [_series_document(s) for s in check.series],
         "warnings": list(check.warnings), "error": check.error,
         "duration_seconds": round(check.duration_seconds, 4),
+        "measurements": _json_safe(check.measurements),
+        "evidence": _json_safe(check.evidence),
     }
+
+
+def _json_safe(value: Any) -> Any:
+    """Nested data with every non-finite float spelt as JSON allows."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _series_document(series: SeriesResult) -> dict[str, Any]:

@@ -45,13 +45,11 @@ from gacert.policy import (
     SourceSpec,
     WindowDefaults,
 )
-from gacert.sources import known_source_types
+from gacert.sources import SourceType, known_source_types, source_type
 from gacert.window import WINDOW_VARIABLES
 from gacert.yamlsource import Located, PathKey, YamlLoadError, load_yaml
 
 RULE_NAMES = ("pass", "warn", "fail")
-# Source types whose checks need a `query`.
-QUERY_SOURCE_TYPES = {"prometheus"}
 
 
 @cache
@@ -145,6 +143,7 @@ class MeaningChecker:
         self.problems: list[Problem] = []
         self.param_names = set(self.data.get("params", {}))
         self.expressions: dict[tuple[int, str], Any] = {}
+        self.source_types: dict[str, SourceType] = {}
 
     def run(self) -> list[Problem]:
         self._check_window()
@@ -178,10 +177,13 @@ class MeaningChecker:
     def _check_sources(self) -> None:
         known = known_source_types()
         for source_id, settings in self.data["sources"].items():
-            source_type = settings["type"]
-            if source_type not in known:
-                self.add(("sources", source_id, "type"), f"unknown source type {source_type!r}",
+            source_type_name = settings["type"]
+            if source_type_name not in known:
+                self.add(("sources", source_id, "type"),
+                         f"unknown source type {source_type_name!r}",
                          hint=f"known types: {', '.join(known)}")
+            else:
+                self.source_types[source_id] = source_type(source_type_name)
             for path, text in _strings(settings, ("sources", source_id)):
                 for message in env_syntax_errors(text):
                     self.add(path, message)
@@ -210,8 +212,7 @@ class MeaningChecker:
                 self.add((*here, "source"), f"unknown source {source_id!r}",
                          hint=closest(source_id, list(sources))
                          or f"sources: {', '.join(sources)}")
-            elif sources[source_id]["type"] in QUERY_SOURCE_TYPES and "query" not in check:
-                self.add(here, f"a check on a {sources[source_id]['type']} source needs a query")
+            self._check_query_presence(here, check, sources.get(source_id, {}).get("type", ""))
             if check.get("mode") != "range" and "over_time" in check:
                 self.add((*here, "over_time"), "over_time applies to range checks only",
                          hint="add mode: range, or remove over_time")
@@ -220,19 +221,32 @@ class MeaningChecker:
                     self.add((*here, "query"), f"unknown variable ${name} in query",
                              hint=closest(name, sorted(variables))
                              or "params and $__range, $__interval, $__rate_interval, ...")
+            kind = self.source_types.get(source_id)
+            measurements = set(kind.measurements) if kind else set()
             for rule in RULE_NAMES:
                 if rule in check:
-                    self._check_expression(index, rule, check[rule])
+                    self._check_expression(index, rule, check[rule], measurements)
 
-    def _check_expression(self, index: int, rule: str, text: str) -> None:
+    def _check_query_presence(self, here: PathKey, check: Mapping[str, Any],
+                              type_name: str) -> None:
+        kind = self.source_types.get(check["source"])
+        if kind is None:
+            return
+        if kind.query == "required" and "query" not in check:
+            self.add(here, f"a check on a {type_name} source needs a query")
+        elif kind.query == "none" and "query" in check:
+            self.add((*here, "query"), f"a check on a {type_name} source takes no query")
+
+    def _check_expression(self, index: int, rule: str, text: str,
+                          measurements: set[str]) -> None:
         path: PathKey = ("checks", index, rule)
         try:
             expression = compile_expression(text)
         except ExpressionSyntaxError as exc:
             self.add(path, f"expression {text!r}: {exc}")
             return
-        for name in unknown_names(expression, self.param_names):
-            options = sorted(self.param_names | set(CHECK_NAMES))
+        for name in unknown_names(expression, self.param_names | measurements):
+            options = sorted(self.param_names | measurements | set(CHECK_NAMES))
             self.add(path, f"expression {text!r} uses unknown name {name!r}",
                      hint=closest(name, options) or f"names: {', '.join(options)}")
         self.expressions[(index, rule)] = expression

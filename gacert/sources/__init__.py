@@ -8,16 +8,31 @@ Types are looked up by name and imported only when a run needs them, so that
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from gacert.sources.base import SourceFactory
 
 ENTRY_POINT_GROUP = "gacert.sources"
 
-# type name -> "module:attribute" of a class with `from_settings` (or a factory).
-BUILTIN_SOURCES: dict[str, str] = {
-    "prometheus": "gacert.sources.prometheus:PrometheusSource",
+QueryKind = Literal["required", "optional", "none"]
+
+
+@dataclass(frozen=True)
+class SourceType:
+    """What validation needs to know of a source type, without importing it."""
+
+    # "module:attribute" of a class with `from_settings` (or a plain factory).
+    target: str
+    # Whether a check on this source must, may or must not have a `query`.
+    query: QueryKind = "required"
+    # Names (roots) a probe exposes to rule expressions, e.g. "success_rate", "latency".
+    measurements: tuple[str, ...] = ()
+
+
+BUILTIN_SOURCES: dict[str, SourceType] = {
+    "prometheus": SourceType("gacert.sources.prometheus:PrometheusSource"),
 }
 
 
@@ -31,11 +46,24 @@ def known_source_types() -> list[str]:
     return [*BUILTIN_SOURCES, *plugins]
 
 
+def _load(type_name: str) -> Any:
+    if type_name in BUILTIN_SOURCES:
+        module_name, _, attribute = BUILTIN_SOURCES[type_name].target.partition(":")
+        return getattr(importlib.import_module(module_name), attribute)
+    return _plugin_entry_points()[type_name].load()
+
+
+def source_type(type_name: str) -> SourceType:
+    """Validation metadata of a type; a plugin declares it as class attributes
+    `query_kind` and `measurements` (defaults: query required, no measurements)."""
+    if type_name in BUILTIN_SOURCES:
+        return BUILTIN_SOURCES[type_name]
+    target = _load(type_name)
+    return SourceType(target=type_name, query=getattr(target, "query_kind", "required"),
+                      measurements=tuple(getattr(target, "measurements", ())))
+
+
 def source_factory(type_name: str) -> SourceFactory:
     """The factory for `type_name`; raises KeyError for an unknown type."""
-    if type_name in BUILTIN_SOURCES:
-        module_name, _, attribute = BUILTIN_SOURCES[type_name].partition(":")
-        target = getattr(importlib.import_module(module_name), attribute)
-    else:
-        target = _plugin_entry_points()[type_name].load()
+    target = _load(type_name)
     return cast(SourceFactory, getattr(target, "from_settings", target))

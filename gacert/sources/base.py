@@ -38,10 +38,19 @@ class Series:
 
 @dataclass(frozen=True)
 class Fetched:
-    """A source's answer to one query."""
+    """A source's answer to one query.
+
+    Query sources (Prometheus) return series only. Probe sources (http,
+    websocket, command, file) also return their `measurements`: named values
+    (numbers, or mappings of numbers such as `latency.p99`) that rule
+    expressions may read by name, and `evidence`: JSON-able raw data (samples,
+    failures by cause) recorded in the results for auditors.
+    """
 
     series: tuple[Series, ...]
     warnings: tuple[str, ...] = field(default=())
+    measurements: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Source(Protocol):
