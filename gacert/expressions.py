@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simpleeval import SimpleEval, safe_add, safe_mult
+from simpleeval import AttributeDoesNotExist, SimpleEval, safe_add, safe_mult
 
 # Names every expression may use besides the params of its policy.
 CHECK_NAMES = ("value", "labels", "series_count", "params")
@@ -33,8 +33,8 @@ def _round(number: Any, ndigits: int = 0) -> float:
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {"abs": abs, "min": min, "max": max, "round": _round}
-# Mappings whose keys may be read with `labels.service` or `labels["service"]`.
-MAPPING_NAMES = ("labels", "params")
+# Keys of mappings (`labels.service`, `params.job`, a probe's `latency.p99`) are
+# read with dots; only chains rooted at a name, never private attributes.
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.Add, ast.Sub, ast.Mult,
@@ -104,14 +104,23 @@ def compile_expression(text: str) -> Expression:
                 isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
             raise ExpressionSyntaxError(
                 f"only these functions may be called: {', '.join(FUNCTIONS)}")
-        elif isinstance(node, ast.Attribute) and not (
-                isinstance(node.value, ast.Name) and node.value.id in MAPPING_NAMES):
+        elif isinstance(node, ast.Attribute) and not _is_key_path(node):
             raise ExpressionSyntaxError(
-                f"attributes may only be read from {' and '.join(MAPPING_NAMES)}")
+                "only keys of named mappings may be read with dots (labels.service, latency.p99)")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) \
                 and len(node.value) > 200:
             raise ExpressionSyntaxError("a string constant longer than 200 characters")
     return Expression(text=text, tree=tree.body, names=frozenset(names - FUNCTIONS.keys()))
+
+
+def _is_key_path(node: ast.Attribute) -> bool:
+    """`a.b.c` where `a` is a name and no part is private (`_x`, `__class__`)."""
+    target: ast.expr = node
+    while isinstance(target, ast.Attribute):
+        if target.attr.startswith("_"):
+            return False
+        target = target.value
+    return isinstance(target, ast.Name)
 
 
 def _is_statement(source: str) -> bool:
@@ -137,8 +146,22 @@ def unknown_names(expression: Expression, known: set[str]) -> list[str]:
     return sorted(expression.names - allowed)
 
 
+class _KeysOnlyEval(SimpleEval):  # type: ignore[misc]
+    """simpleeval with dots that read mapping keys and nothing else."""
+
+    def _eval_attribute(self, node: ast.Attribute) -> Any:
+        container = self._eval(node.value)
+        if isinstance(container, Mapping) and node.attr in container:
+            return container[node.attr]
+        if isinstance(container, Mapping):
+            known = ", ".join(sorted(map(str, container))) or "none"
+            raise AttributeDoesNotExist(f"no key {node.attr!r} (keys: {known})", self.expr)
+        raise AttributeDoesNotExist(
+            f"{type(container).__name__} has no keys; cannot read .{node.attr}", self.expr)
+
+
 def evaluate(expression: Expression, names: Mapping[str, Any]) -> Any:
     """Run `expression` with `names` (plus constants); errors propagate as exceptions."""
-    evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS,
-                           names={**CONSTANTS, **names})
+    evaluator = _KeysOnlyEval(operators=OPERATORS, functions=FUNCTIONS,
+                              names={**CONSTANTS, **names})
     return evaluator.eval(expression.text, previously_parsed=expression.tree)
