@@ -35,10 +35,56 @@ window_options = [
 ]
 
 
-def _with_window_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(window_options):
-        command = option(command)
-    return command
+package_options = [
+    click.option("--include-artifacts", "artifacts", metavar="PATH...", multiple=True,
+                 help="Add evidence made elsewhere (files or directories) under artifacts/ "
+                      "in the package; takes every path up to the next option."),
+    click.option("--certify-only", "--no-tarball", "certify_only", is_flag=True,
+                 help="Write the package directory only, no .tar.gz."),
+    click.option("--tarball", "tarball_path", metavar="PATH",
+                 help="Where to write the .tar.gz. Default: DIR.tar.gz beside the package."),
+    click.option("--no-pdf", is_flag=True, help="Do not print the PDF report, even when a "
+                 "PDF engine is installed."),
+]
+
+
+def _with_options(options: list[Callable[..., Any]]
+                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
+_with_window_options = _with_options(window_options)
+
+
+def spread_artifacts(args: list[str]) -> list[str]:
+    """`--include-artifacts A B` as `--include-artifacts A --include-artifacts B`.
+
+    click options take one value each; this lets the option take every path up
+    to the next option, as a shell glob gives them.
+    """
+    spread: list[str] = []
+    greedy = taken = False
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return spread + args[index:]
+        if greedy and not arg.startswith("-"):
+            spread += [arg] if not taken else ["--include-artifacts", arg]
+            taken = True
+            continue
+        greedy, taken = arg == "--include-artifacts", False
+        spread.append(arg)
+    return spread
+
+
+class PackagingCommand(click.Command):
+    """A command with package options, whose --include-artifacts takes several paths."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, spread_artifacts(args))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"],
@@ -51,31 +97,41 @@ def cli() -> None:
     gacert run policies/ga.yaml --start 2025-01-15T00:00:00Z --end 2025-01-16T00:00:00Z
     gacert validate policies/*.yaml
     gacert plan policies/ga.yaml --duration 24h
+    gacert render out/results.json --output out2
+    gacert verify out.tar.gz
     """
 
 
-@cli.command()
+@cli.command(cls=PackagingCommand)
 @click.argument("policy", type=click.Path(dir_okay=False))
 @_with_window_options
 @click.option("-o", "--output", default="gacert-out", show_default=True, metavar="DIR",
-              help="Directory for results.json and report.md.")
+              help="The package directory: results.json, reports, policy, manifest.")
+@_with_options(package_options)
 @click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
               help="Exit 1 on a fail verdict only, or on warn too.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the verdict line.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
-        overrides: tuple[str, ...], output: str, fail_on: str, quiet: bool,
-        verbose: bool) -> None:
-    """Evaluate POLICY over a window; write results and a report; exit with the verdict.
+        overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
+        certify_only: bool, tarball_path: str | None, no_pdf: bool, fail_on: str,
+        quiet: bool, verbose: bool) -> None:
+    """Evaluate POLICY over a window; write the certification package; exit with the verdict.
 
-    Exit codes: 0 pass (or warn), 1 fail (or warn with --fail-on warn),
-    2 invalid policy or usage, 3 could not evaluate.
+    The package directory (--output) gets results.json, the reports (report.md,
+    GA_DAY_REPORT.md/.html/.pdf, EMAIL_SUMMARY.txt), the exact policy,
+    certification_metadata.json and MANIFEST.sha256; DIR.tar.gz beside it
+    holds the same files. Exit codes: 0 pass (or warn), 1 fail (or warn with
+    --fail-on warn), 2 invalid policy or usage, 3 could not evaluate.
     """
+    from gacert.package import PackageOptions
     from gacert.run import RunOptions, execute
     from gacert.summary import Progress, print_summary
 
+    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
+                             tarball_path=tarball_path, pdf=not no_pdf)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
-                         duration=duration, overrides=overrides)
+                         duration=duration, overrides=overrides, package=package)
     progress = Progress(enabled=not quiet)
     try:
         result = execute(options, progress.update)
@@ -97,25 +153,29 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
 def validate(policies: tuple[str, ...], output_format: str, quiet: bool) -> None:
     """Check POLICIES against the schema and for meaning; exit 0 if all are valid, else 2.
 
-    Every problem in every file is reported, located at the YAML node at fault.
+    Every problem in every file is reported, located at the YAML node at fault:
+    schema, YAML, PromQL of every query, expressions and the names they use,
+    thresholds that contradict each other, params, durations, sources, report
+    sections and templates. Warnings are printed but do not make a file invalid.
     """
     from gacert.validate import check_policy_file
 
     report: list[dict[str, Any]] = []
-    failed = False
     for path in policies:
         policy, problems = check_policy_file(path)
-        failed |= policy is None
-        report.append({"file": path, "valid": policy is not None,
+        errors = sum(p.severity == "error" for p in problems)
+        report.append({"file": path, "valid": policy is not None, "errors": errors,
+                       "warnings": len(problems) - errors,
                        "problems": [p.__dict__ for p in problems]})
         if output_format == "text":
             for problem in problems:
                 click.echo(problem.format(), err=problem.severity == "error")
             if policy is not None and not quiet:
                 click.echo(f"{path}: valid ({len(policy.checks)} checks)")
+    invalid = [entry for entry in report if not entry["valid"]]
     if output_format == "json":
-        click.echo(json.dumps({"valid": not failed, "files": report}, indent=2))
-    sys.exit(EXIT_USAGE if failed else 0)
+        click.echo(json.dumps({"valid": not invalid, "files": report}, indent=2))
+    sys.exit(EXIT_USAGE if invalid else 0)
 
 
 @cli.command()
@@ -130,6 +190,51 @@ def plan(policy: str, start: str | None, end: str | None, duration: str | None,
     options = RunOptions(policy_path=policy, output_dir="", start=start, end=end,
                          duration=duration, overrides=overrides)
     print_plan(*plan_run(options))
+
+
+@cli.command(cls=PackagingCommand)
+@click.argument("results", type=click.Path(dir_okay=False, exists=True))
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="The package directory to write (may be the one RESULTS is in).")
+@click.option("--policy", "policy_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="The exact policy file evaluated. Default: the path the results "
+                   "record, else policy.yaml beside RESULTS.")
+@_with_options(package_options)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def render(results: str, output: str, policy_path: str | None, artifacts: tuple[str, ...],
+           certify_only: bool, tarball_path: str | None, no_pdf: bool, quiet: bool) -> None:
+    """Re-render the reports and the package from a stored RESULTS.json; contact nothing.
+
+    The same results give the same package, byte for byte (and the same
+    tarball), so a package can be rebuilt and compared offline. When RESULTS
+    is inside a package, that package's artifacts are kept.
+    """
+    from gacert.package import PackageOptions
+    from gacert.rerender import rerender
+    from gacert.summary import print_package
+
+    package = rerender(results, output, PackageOptions(
+        policy_path=policy_path, artifacts=artifacts, tarball=not certify_only,
+        tarball_path=tarball_path, pdf=not no_pdf))
+    if not quiet:
+        print_package(package)
+
+
+@cli.command()
+@click.argument("package", type=click.Path(exists=True))
+@click.option("-q", "--quiet", is_flag=True, help="Print only the problems found.")
+def verify(package: str, quiet: bool) -> None:
+    """Check every file of PACKAGE (a directory or .tar.gz) against its MANIFEST.sha256.
+
+    Names each changed, missing or extra file; exit 0 only when all match, 1 when
+    anything differs, 3 when PACKAGE cannot be read as a directory or tarball.
+    """
+    from gacert.summary import print_verification
+    from gacert.verify import verify as verify_package
+
+    result = verify_package(package)
+    print_verification(result, quiet=quiet)
+    sys.exit(0 if result.ok else 1)
 
 
 def _fail(message: str, code: int) -> NoReturn:

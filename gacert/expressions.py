@@ -44,6 +44,9 @@ _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.Tuple, ast.List,
 )
 MAX_EXPRESSION_CHARS = 2000
+# The evaluator recurses once per level; `- - - ... 1` or `1 + 1 + ... + 1` a
+# thousand deep would exhaust Python's stack at run time. Rules need a handful.
+MAX_NESTING = 50
 
 
 def _float_power(base: Any, exponent: Any) -> float:
@@ -94,6 +97,10 @@ def compile_expression(text: str) -> Expression:
             raise ExpressionSyntaxError(
                 "an expression cannot assign or hold several statements") from None
         raise ExpressionSyntaxError(f"does not parse: {exc.msg}") from None
+    depth = _nesting(tree)
+    if depth > MAX_NESTING:
+        raise ExpressionSyntaxError(f"expression nests {depth} levels deep; at most "
+                                    f"{MAX_NESTING} are allowed")
     names: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
@@ -111,6 +118,17 @@ def compile_expression(text: str) -> Expression:
                 and len(node.value) > 200:
             raise ExpressionSyntaxError("a string constant longer than 200 characters")
     return Expression(text=text, tree=tree.body, names=frozenset(names - FUNCTIONS.keys()))
+
+
+def _nesting(tree: ast.AST) -> int:
+    """How deep the tree is, counted without recursion (the tree may be very deep)."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _is_key_path(node: ast.Attribute) -> bool:
@@ -148,6 +166,13 @@ def unknown_names(expression: Expression, known: set[str]) -> list[str]:
 
 class _KeysOnlyEval(SimpleEval):  # type: ignore[misc]
     """simpleeval with dots that read mapping keys and nothing else."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Tuple and list displays pass compile_expression (`value in (1, 2)`,
+        # `labels.service in ['a', 'b']`); plain SimpleEval refuses them at run time.
+        self.nodes[ast.Tuple] = lambda node: tuple(self._eval(item) for item in node.elts)
+        self.nodes[ast.List] = lambda node: [self._eval(item) for item in node.elts]
 
     def _eval_attribute(self, node: ast.Attribute) -> Any:
         container = self._eval(node.value)

@@ -7,7 +7,7 @@ schema; nothing downstream reads the YAML again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gacert.expressions import Expression
@@ -99,3 +99,6 @@ class Policy:
     checks: tuple[Check, ...]
     report_title: str
     sections: tuple[Section, ...]
+    # Report kind ('report', 'ga_day', 'html', 'email') -> template path as written,
+    # relative to the policy file; kinds not named use the built-in templates.
+    report_templates: Mapping[str, str] = field(default_factory=dict)

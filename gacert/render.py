@@ -1,25 +1,50 @@
 """Render reports from the results document (never from the sources).
 
 All layout lives in the Jinja2 templates of `report_templates/`; this module
-only hands them the results document and a few formatting filters.
+hands them the results document, the filters that format and escape values,
+and the helpers of `gacert.reportdata`. A policy may replace any built-in
+template by kind (`report.templates` in the policy); the results document
+records which files those were, so that re-rendering finds them again.
+
+Templates run in Jinja2's sandbox: a policy's template is as trusted as its
+rule expressions, which run sandboxed too.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+import re
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
 
+from gacert import reportdata
 from gacert.errors import OutputError
-from gacert.fsutil import write_atomic
 
-MARKDOWN_TEMPLATE = "report.md.j2"
+# Report kind -> built-in template. `html` is the page around the GA Day
+# report once it is rendered to HTML (see gacert.html).
+BUILTIN_TEMPLATES = {"report": "report.md.j2", "ga_day": "ga_day.md.j2",
+                     "html": "ga_day.html.j2", "email": "email.txt.j2"}
+BUILTIN_PREFIX = "builtin/"
 STATUS_BADGES = {"pass": "✅ PASS", "warn": "⚠️ WARN", "fail": "❌ FAIL",
                  "no_data": "❔ NO DATA", "error": "💥 ERROR"}
+
+# Markdown syntax that data (label values, reasons, error messages) must not
+# carry into a report: emphasis, code, links and images, autolinks and HTML,
+# table pipes, entities, and `{{` so that no placeholder-like text survives.
+_MARKDOWN_SPECIAL = re.compile(
+    r"[\\`*\[\]|~]"                         # always significant
+    r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"  # `_` that may open or close emphasis
+    r"|<(?=[A-Za-z/!?])"                    # a tag or an autolink
+    r"|&(?=[#A-Za-z])"                      # an entity reference
+    r"|(?<=\{)\{|(?<=\})\}")                # the second brace of `{{` and `}}`
 
 
 def _number(value: Any) -> float | None:
@@ -30,7 +55,7 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def format_value(value: Any, unit: str = "", precision: int = 2) -> str:
+def format_value(value: Any, unit: str | None = "", precision: int = 2) -> str:
     """A value for people: thousands separators, the check's precision, its unit."""
     number = _number(value)
     if number is None:
@@ -44,50 +69,234 @@ def format_value(value: Any, unit: str = "", precision: int = 2) -> str:
 
 
 def markdown_cell(text: Any) -> str:
-    """Text safe inside a Markdown table cell: no pipes or line breaks.
+    """Data as literal Markdown text, safe inside a table cell or a list item.
 
-    HTML in data is not escaped here: Markdown is rendered to HTML with raw
-    HTML disabled, which escapes it there, and the .md file stays readable.
+    Markdown syntax is backslash-escaped, so that a label value such as
+    `[x](http://evil)` or `<script>` stays text in every Markdown renderer,
+    and line breaks become spaces. Empty values read N/A.
     """
     value = "N/A" if text is None or text == "" else str(text)
-    return value.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    value = " ".join(value.split("\n")).replace("\r", " ")
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), value)
+
+
+def code_fence(text: Any, info: str = "") -> str:
+    """`text` as a fenced code block whose fence no backtick run inside can close."""
+    body = str(text).rstrip("\n")
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{body}\n{fence}"
 
 
 def labels_text(labels: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
 
 
-def _environment() -> jinja2.Environment:
-    loader = jinja2.FunctionLoader(_load_template)
-    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,
-                             autoescape=False, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(value=format_value, cell=markdown_cell, labels=labels_text,
+def hours(seconds: Any) -> str:
+    """A duration in hours, without a useless fraction: 24 h, 1.5 h."""
+    value = round(float(seconds) / 3600, 2)
+    return f"{value:g} h"
+
+
+@dataclass(frozen=True)
+class Templates:
+    """Which file renders each report kind: a policy's own, else the built-in."""
+
+    overrides: Mapping[str, str] = field(default_factory=dict)  # kind -> file path
+
+    def name(self, kind: str) -> str:
+        return f"policy/{kind}" if kind in self.overrides else BUILTIN_TEMPLATES[kind]
+
+
+def resolve_templates(document: Mapping[str, Any], results_dir: str = "") -> Templates:
+    """The templates a results document names, found where they were or in a package.
+
+    A path is relative to the working directory of the run; when the file is
+    not there, the copy that packaging stored in `templates/` beside the
+    results is used, so that a package re-renders anywhere.
+    """
+    found: dict[str, str] = {}
+    for kind, path in (document["policy"].get("report_templates") or {}).items():
+        if kind not in BUILTIN_TEMPLATES:
+            raise OutputError(f"results name a template for unknown report kind {kind!r} "
+                              f"(known: {', '.join(BUILTIN_TEMPLATES)})")
+        packaged = os.path.join(results_dir, "templates", os.path.basename(path))
+        candidates = [path, packaged] if results_dir else [path]
+        existing = next((c for c in candidates if os.path.isfile(c)), None)
+        if existing is None:
+            raise OutputError(f"report template {path} ({kind}) named by the policy is not "
+                              f"found (looked at {' and '.join(candidates)})")
+        found[kind] = existing
+    return Templates(found)
+
+
+class _Loader(jinja2.BaseLoader):
+    """Built-in templates by name (also as builtin/NAME), a policy's as policy/KIND,
+    and files beside a policy's templates, which they may include."""
+
+    def __init__(self, templates: Templates) -> None:
+        self.templates = templates
+        self.loaded: set[str] = set()  # file names, to find template frames in errors
+        self.directories = sorted({os.path.dirname(os.path.abspath(p))
+                                   for p in templates.overrides.values()})
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str, Callable[[], bool]]:
+        # No absolute names, no `..`: an include never reads outside the
+        # template directories (a report must not carry /etc/passwd).
+        if template.startswith("/") or ".." in template.split("/"):
+            raise jinja2.TemplateNotFound(template)
+        if template.startswith("policy/"):
+            kind = template.removeprefix("policy/")
+            if kind in self.templates.overrides:
+                return self._read(self.templates.overrides[kind])
+        for directory in self.directories:
+            path = os.path.join(directory, template)
+            if not template.startswith(BUILTIN_PREFIX) and os.path.isfile(path):
+                return self._read(path)
+        builtin = resources.files("gacert.report_templates").joinpath(
+            template.removeprefix(BUILTIN_PREFIX))
+        if "/" in template.removeprefix(BUILTIN_PREFIX) or not builtin.is_file():
+            raise jinja2.TemplateNotFound(template)
+        self.loaded.add(str(builtin))
+        return builtin.read_text("utf-8"), str(builtin), lambda: True
+
+    def _read(self, path: str) -> tuple[str, str, Callable[[], bool]]:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                source = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OutputError(f"report template {path}: cannot read: {exc}") from None
+        self.loaded.add(os.path.abspath(path))
+        return source, os.path.abspath(path), lambda: True
+
+
+def html_text(value: Any) -> Markup:
+    """A value escaped for HTML, braces included, so that data such as `{{ x }}`
+    reads the same but never looks like a placeholder left in the page."""
+    return Markup(str(escape(value)).replace("{", "&#123;").replace("}", "&#125;"))
+
+
+def _environment(templates: Templates, *, html: bool) -> jinja2.Environment:
+    env = SandboxedEnvironment(loader=_Loader(templates), undefined=jinja2.StrictUndefined,
+                               autoescape=html, keep_trailing_newline=True,
+                               finalize=html_text if html else None,
+                               extensions=["jinja2.ext.do"],
+                               trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(value=format_value, cell=markdown_cell, fence=code_fence,
+                       labels=labels_text, hours=hours, tagged=reportdata.tagged,
                        badge=lambda status: STATUS_BADGES.get(status, str(status).upper()))
+    env.globals.update(reportdata.TEMPLATE_HELPERS)
     return env
 
 
-def _load_template(name: str) -> str:
-    return resources.files("gacert.report_templates").joinpath(name).read_text("utf-8")
-
-
-def render_markdown(document: Mapping[str, Any]) -> str:
-    """The Markdown report for a results document."""
-    checks = {c["id"]: c for c in document["checks"]}
-    sections = [{**s, "items": [checks[i] for i in s["checks"] if i in checks]}
-                for s in document["sections"]]
+def render_template(kind: str, templates: Templates, *, html: bool = False,
+                    **context: Any) -> str:
+    """Render the template of `kind`; any error names the template file and line."""
+    name = templates.name(kind)
+    env = _environment(templates, html=html)
+    loader = env.loader
+    assert isinstance(loader, _Loader)
     try:
-        template = _environment().get_template(MARKDOWN_TEMPLATE)
-        return template.render(doc=document, sections=sections,
-                               failures=[c for c in document["checks"]
-                                         if c["status"] in ("fail", "no_data", "error")])
-    except jinja2.TemplateError as exc:
-        where = getattr(exc, "lineno", None)
-        raise OutputError(f"report template {MARKDOWN_TEMPLATE}"
-                          f"{f':{where}' if where else ''}: {exc}") from None
+        return env.get_template(name).render(**context)
+    except OutputError:
+        raise
+    except jinja2.TemplateSyntaxError as exc:
+        raise OutputError(f"report template {exc.filename or name}:{exc.lineno}: "
+                          f"{exc.message}") from None
+    except jinja2.TemplateNotFound as exc:
+        raise OutputError(f"report template {name}: template {exc.name!r} not found "
+                          "(built-in templates are named builtin/NAME)") from None
+    except Exception as exc:
+        where = _template_frame(exc, loader.loaded)
+        if where is None:
+            raise
+        raise OutputError(f"report template {where}: {type(exc).__name__}: {exc}") from None
 
 
-def write_markdown_report(document: Mapping[str, Any], output_dir: str) -> str:
-    path = os.path.join(output_dir, "report.md")
-    write_atomic(path, render_markdown(document).encode("utf-8"))
-    return path
+def check_templates(templates: Templates) -> None:
+    """Compile every template of a run before anything is fetched, so that a typo
+    in a template fails in a second rather than after the run."""
+    for kind in BUILTIN_TEMPLATES:
+        env = _environment(templates, html=kind == "html")
+        name = templates.name(kind)
+        try:
+            env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise OutputError(f"report template {exc.filename or name}:{exc.lineno}: "
+                              f"{exc.message}") from None
+        except jinja2.TemplateNotFound as exc:
+            raise OutputError(f"report template {name}: template {exc.name!r} not found"
+                              ) from None
+
+
+def _template_frame(exc: BaseException, template_files: set[str]) -> str | None:
+    """`file:line` of the innermost template frame of a rendering error.
+
+    Jinja2 rewrites tracebacks so that template code shows with the template's
+    file name and line; the innermost such frame is where the error is.
+    """
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename in template_files:
+            return f"{frame.filename}:{frame.lineno}"
+    return None
+
+
+# Keys the results schema does not require, with the value that means "not
+# given", so that templates need not test for each.
+_CHECK_DEFAULTS: dict[str, Any] = {
+    "description": "", "section": None, "source": "", "gate": True, "tags": [], "precision": 2,
+    "decided_by": None, "expression": None, "no_data": "no_data", "mode": "instant",
+    "over_time": None, "series_reduction": "each", "warnings": [], "duration_seconds": 0.0,
+    "measurements": {}, "evidence": {},
+}
+
+
+def complete(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The results document with every optional key present (a copy)."""
+    policy = {"title": None, "path": None, "description": "", "labels": {},
+              "report_templates": {}, **document["policy"]}
+    policy["report_title"] = (policy.get("report_title") or policy["title"]
+                              or policy["name"])
+    return {
+        "params": {}, "sources": [], "sections": [], **document, "policy": policy,
+        "exit_code": document.get("exit_code", {"pass": 0, "warn": 0, "fail": 1}.get(
+            document["status"], 3)),
+        "timings": {"fetch_seconds": None, **document["timings"]},
+        "checks": [{**_CHECK_DEFAULTS, **check,
+                    "rules": {"pass": None, "warn": None, "fail": None,
+                              **(check.get("rules") or {})}}
+                   for check in document["checks"]],
+    }
+
+
+def _sections(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    checks = {c["id"]: c for c in document["checks"]}
+    return [{**s, "items": [checks[i] for i in s["checks"] if i in checks]}
+            for s in document.get("sections", [])]
+
+
+def markdown_context(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What the Markdown templates receive: the document, its sections with
+    their check results as `items`, and the checks that are not pass or warn."""
+    document = complete(document)
+    return {"doc": document, "sections": _sections(document),
+            "failures": [c for c in document["checks"]
+                         if c["status"] in ("fail", "no_data", "error")]}
+
+
+def render_markdown(document: Mapping[str, Any], templates: Templates | None = None) -> str:
+    """The short Markdown report (report.md) for a results document."""
+    return render_template("report", templates or Templates(), **markdown_context(document))
+
+
+def render_ga_day(document: Mapping[str, Any], templates: Templates | None = None) -> str:
+    """The GA Day report (GA_DAY_REPORT.md) for a results document."""
+    return render_template("ga_day", templates or Templates(), **markdown_context(document))
+
+
+def render_email(document: Mapping[str, Any], templates: Templates | None = None,
+                 files: tuple[str, ...] = ()) -> str:
+    """The plain-text email summary; `files` are the reports written beside it."""
+    return render_template("email", templates or Templates(), files=files,
+                           **markdown_context(document))

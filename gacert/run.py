@@ -1,7 +1,9 @@
-"""One run of a policy: load -> plan -> fetch -> evaluate -> results -> render.
+"""One run of a policy: load -> plan -> fetch -> evaluate -> results -> package.
 
 Each step is a module of its own; this one only wires them in order and
 times them. The CLI calls `execute`; tests and other programs may too.
+Whatever can be refused without a source (templates that do not compile,
+artifacts that may not be packaged) is refused before anything is fetched.
 """
 
 from __future__ import annotations
@@ -9,16 +11,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from gacert.evaluate import Outcome, evaluate_check
 from gacert.fetch import build_sources, fetch
+from gacert.package import Package, PackageOptions, check_options, write_package
 from gacert.params import resolve_params
 from gacert.plan import Plan, build_plan
 from gacert.policy import Policy
-from gacert.render import write_markdown_report
+from gacert.render import Templates, check_templates
 from gacert.results import (
     RunResult,
     SourceInfo,
@@ -41,13 +44,14 @@ class RunOptions:
     overrides: tuple[str, ...] = ()
     environ: Mapping[str, str] | None = None
     now: datetime | None = None
+    package: PackageOptions = field(default_factory=PackageOptions)
 
 
 @dataclass(frozen=True)
 class RunOutput:
     document: dict[str, Any]
     results_path: str
-    report_paths: tuple[str, ...] = field(default=())
+    package: Package | None = None
 
 
 def plan_run(options: RunOptions) -> tuple[Policy, Plan]:
@@ -65,10 +69,14 @@ def plan_run(options: RunOptions) -> tuple[Policy, Plan]:
 
 def execute(options: RunOptions,
             progress: Callable[[str, Outcome], None] | None = None) -> RunOutput:
-    """Run the policy and write `results.json` and `report.md` into the output dir."""
+    """Run the policy; write `results.json` and the package into the output dir."""
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     policy, plan = plan_run(options)
+    templates = policy_templates(policy)
+    check_templates(templates)
+    package_options = replace(options.package, policy_path=options.policy_path)
+    check_options(options.output_dir, package_options)
     sources = build_sources(policy, options.environ)
     fetch_clock = time.perf_counter()
     outcomes = fetch(plan, sources, progress)
@@ -83,7 +91,18 @@ def execute(options: RunOptions,
                         time.perf_counter() - clock, fetch_seconds),
         checks=checks)
     document = to_document(run)
+    if templates.overrides:
+        document["policy"]["report_templates"] = dict(templates.overrides)
     results_path = os.path.join(options.output_dir, "results.json")
     write_results(results_path, document)
-    report = write_markdown_report(document, options.output_dir)
-    return RunOutput(document, results_path, (report,))
+    package = write_package(document, results_path, options.output_dir, package_options,
+                            templates)
+    return RunOutput(document, results_path, package)
+
+
+def policy_templates(policy: Policy) -> Templates:
+    """The policy's own templates, their paths made relative to the working directory
+    (they are written relative to the policy file)."""
+    base = os.path.dirname(policy.path)
+    return Templates({kind: os.path.normpath(os.path.join(base, path))
+                      for kind, path in policy.report_templates.items()})

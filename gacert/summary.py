@@ -1,4 +1,5 @@
-"""What a person sees on the terminal: a progress line, the summary, the plan."""
+"""What a person sees on the terminal: a progress line, the summary, the plan,
+the package written and the outcome of a verification."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 import click
 
 from gacert.evaluate import Outcome
+from gacert.package import Package
 from gacert.plan import Plan, format_param
 from gacert.policy import Policy
 from gacert.render import format_value
 from gacert.run import RunOutput
+from gacert.verify import Verification
 from gacert.window import format_timestamp
 
 LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA", "error": "ERROR"}
@@ -58,8 +61,42 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
                f"{summary['gate']} of {summary['total']} checks gate)")
     if not quiet:
         click.echo(f"results: {result.results_path}")
-        for path in result.report_paths:
-            click.echo(f"report:  {path}")
+        if result.package is not None:
+            print_package(result.package)
+
+
+def _size(size: int) -> str:
+    return f"{size:,} bytes" if size < 10_000 else f"{size / 1024:,.0f} KiB"
+
+
+def print_package(package: Package) -> None:
+    """The package's files with their sizes, the PDF status and the tarball."""
+    total = sum(f.size for f in package.files)
+    click.echo(f"package: {package.directory} ({len(package.files)} files and "
+               f"MANIFEST.sha256, {_size(total)})")
+    for file in package.files:
+        click.echo(f"         {file.name:<40} {_size(file.size):>14}")
+    pdf = package.pdf
+    if pdf.written:
+        click.echo(f"pdf:     {pdf.describe()}")
+    else:
+        click.secho(f"pdf:     {pdf.describe()}", fg="yellow")
+    if package.tarball is not None and package.tarball_size is not None:
+        click.echo(f"tarball: {package.tarball} ({_size(package.tarball_size)})")
+    else:
+        click.echo("tarball: not written (--certify-only)")
+
+
+def print_verification(result: Verification, *, quiet: bool) -> None:
+    """Each problem found, then one line saying whether the package verifies."""
+    for finding in result.findings:
+        click.secho(finding.format(), fg="red")
+    if result.ok:
+        if not quiet:
+            click.echo(f"{result.source}: OK, all {result.checked} files match MANIFEST.sha256")
+    else:
+        click.secho(f"{result.source}: FAILED, {len(result.findings)} problems", fg="red",
+                    bold=True)
 
 
 def _print_check(check: dict[str, Any], verbose: bool) -> None:

@@ -4,6 +4,8 @@ The `prometheus` fixture (tests/conftest.py) serves the test dataset of
 gacert.demo.gaday: a clean week, then one GA day per scenario. Each test runs
 `python -m gacert run policies/ga.yaml` over one scenario's day in a
 subprocess, exactly as a user or CI would, and reads the results document.
+The policy's probes reach the demo dashboard and WebSocket servers
+(`demo_servers`), with short probe settings so that every run stays quick.
 """
 
 from __future__ import annotations
@@ -19,11 +21,24 @@ import pytest
 
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer, free_port
+from gacert.demo.servers import DemoServers, WebSocketServer, WsBehaviour
 
 ROOT = Path(__file__).resolve().parent.parent
 GA_POLICY = str(ROOT / "policies" / "ga.yaml")
 
 pytestmark = pytest.mark.prometheus
+# Short probe runs: five reconnects 20 ms apart, five dashboard loads.
+SHORT_PROBES = {"TARS_WS_ITERATIONS": "5", "TARS_WS_INTERVAL": "20ms",
+                "TARS_DASHBOARD_REQUESTS": "5"}
+PROBE_CHECKS = ("ws_probe_success", "ws_probe_latency_avg", "ws_probe_latency_p99",
+                "ws_probe_downtime", "ws_probe_jitter", "dashboard_load", "dashboard_success")
+
+
+@pytest.fixture(autouse=True)
+def probe_environment(demo_servers: DemoServers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every gacert run of these tests probes the demo servers, briefly."""
+    for name, value in {**demo_servers.environ(), **SHORT_PROBES}.items():
+        monkeypatch.setenv(name, value)
 
 
 def gacert(*args: str, env: dict[str, str] | None = None,
@@ -36,8 +51,10 @@ def gacert(*args: str, env: dict[str, str] | None = None,
 def run_scenario(name: str, url: str, out: Path, *extra: str
                  ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     start, end = scenario_window(name)
+    # The PDF (about 3 s a run) is covered by tests/test_package.py.
     proc = gacert("run", GA_POLICY, "--start", f"{start:%Y-%m-%dT%H:%M:%SZ}",
-                  "--end", f"{end:%Y-%m-%dT%H:%M:%SZ}", "--output", str(out), *extra,
+                  "--end", f"{end:%Y-%m-%dT%H:%M:%SZ}", "--output", str(out), "--no-pdf",
+                  *extra,
                   env={"PROMETHEUS_URL": url})
     assert "Traceback" not in proc.stderr, proc.stderr
     results = json.loads((out / "results.json").read_text())
@@ -123,8 +140,10 @@ def test_results_document_is_complete_and_valid(prometheus: PrometheusServer,
     assert results["policy"]["sha256"] == hashlib.sha256(policy_bytes).hexdigest()
     assert results["window"] == {"start": "2025-01-15T00:00:00Z", "end": "2025-01-16T00:00:00Z",
                                  "duration_seconds": 86400.0, "step_seconds": 60.0}
-    assert results["sources"] == [{"id": "prometheus", "type": "prometheus",
-                                   "endpoint": prometheus.url}]
+    assert results["sources"] == [
+        {"id": "prometheus", "type": "prometheus", "endpoint": prometheus.url},
+        {"id": "dashboard", "type": "http", "endpoint": os.environ["TARS_DASHBOARD_URL"]},
+        {"id": "tars_ws", "type": "websocket", "endpoint": os.environ["TARS_WS_URL"]}]
     assert results["summary"]["total"] == len(results["checks"]) >= 25
     availability = next(c for c in results["checks"] if c["id"] == "availability")
     assert availability["value"] == pytest.approx(100.0)
@@ -156,10 +175,13 @@ def test_prometheus_down_is_error_with_exit_3_and_output(tmp_path: Path) -> None
     proc, results = run_scenario("clean", url, tmp_path)
     assert proc.returncode == 3
     assert results["status"] == "error"
-    assert set(statuses(results).values()) == {"error"}
-    assert all("connection refused" in c["error"] for c in results["checks"])
-    assert (tmp_path / "report.md").read_text().count("ERROR") >= len(results["checks"])
+    queried = [c for c in results["checks"] if c["source"] == "prometheus"]
+    assert {c["status"] for c in queried} == {"error"}
+    assert all("connection refused" in c["error"] for c in queried)
+    assert (tmp_path / "report.md").read_text().count("ERROR") >= len(queried)
     assert "verdict: ERROR" in proc.stdout
+    # The probes reach their own endpoints and are not held up by Prometheus.
+    assert {statuses(results)[cid] for cid in PROBE_CHECKS} == {"pass"}
 
 
 def test_unset_env_without_default_is_a_usage_error(tmp_path: Path) -> None:
@@ -185,10 +207,57 @@ def test_secrets_never_reach_results_report_or_output(prometheus: PrometheusServ
         "    concurrency: 8\n    auth:\n      bearer_token: ${GACERT_TEST_TOKEN}\n"
         "    headers:\n      X-Scope-OrgID: ${GACERT_TEST_TENANT:-tenant-1}\n", 1))
     start, end = scenario_window("clean")
-    proc = gacert("run", str(policy), "--start", f"{start:%Y-%m-%dT%H:%M:%SZ}",
+    proc = gacert("run", str(policy), "--no-pdf", "--start", f"{start:%Y-%m-%dT%H:%M:%SZ}",
                   "--end", f"{end:%Y-%m-%dT%H:%M:%SZ}", "-o", str(tmp_path / "out"), "-v",
-                  env={"PROMETHEUS_URL": prometheus.url, "GACERT_TEST_TOKEN": token})
+                  env={"PROMETHEUS_URL": prometheus.url, "GACERT_TEST_TOKEN": token,
+                       "TARS_WS_TOKEN": token + "-ws", "TARS_DASHBOARD_TOKEN": token + "-web"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    written = [p.read_text() for p in (tmp_path / "out").iterdir()]
+    written = [p.read_bytes().decode("utf-8", errors="replace")
+               for p in (tmp_path / "out").iterdir() if p.is_file()]
     for text in [*written, proc.stdout, proc.stderr]:
         assert token not in text
+
+
+def test_probe_checks_keep_their_measurements_and_samples(prometheus: PrometheusServer,
+                                                          tmp_path: Path) -> None:
+    _, results = run_scenario("clean", prometheus.url, tmp_path)
+    checks = {c["id"]: c for c in results["checks"]}
+    success = checks["ws_probe_success"]
+    assert success["query"] == "success_rate"
+    assert success["value"] == 100.0
+    assert success["measurements"]["reconnects"] == {"total": 5, "succeeded": 5, "failed": 0}
+    assert len(success["evidence"]["reconnects"]) == 5
+    assert success["evidence"]["probe"]["interval_s"] == 0.02
+    latency = checks["ws_probe_latency_p99"]
+    assert latency["value"] == latency["measurements"]["latency"]["p99"]
+    dashboard = checks["dashboard_load"]
+    assert dashboard["measurements"]["requests"]["total"] == 5
+    assert [s["status"] for s in dashboard["evidence"]["samples"]] == [200] * 5
+    # A probe measures now, not the 2025 window: the results say so.
+    assert any("a probe measures when the run happens" in w for w in dashboard["warnings"])
+
+
+def test_a_websocket_that_refuses_every_other_reconnect_fails_tars_1001(
+        prometheus: PrometheusServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without retries, every refused handshake is a failed reconnect: 50 % < 95 %.
+    policy = tmp_path / "ga.yaml"
+    policy.write_text(Path(GA_POLICY).read_text().replace("    retries: 3\n    backoff: 1s\n",
+                                                          "    retries: 0\n", 1))
+    with WebSocketServer(WsBehaviour(reject_every=2)) as flaky:
+        monkeypatch.setenv("TARS_WS_URL", flaky.url)
+        monkeypatch.setenv("TARS_WS_ITERATIONS", "6")
+        start, end = scenario_window("clean")
+        proc = gacert("run", str(policy), "--no-pdf", "--start", f"{start:%Y-%m-%dT%H:%M:%SZ}",
+                      "--end", f"{end:%Y-%m-%dT%H:%M:%SZ}", "-o", str(tmp_path / "out"),
+                      env={"PROMETHEUS_URL": prometheus.url})
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    found = statuses(results)
+    assert found["ws_probe_success"] == "fail"
+    # Jitter needs two consecutive good reconnects; there are none: warn (no_data: warn).
+    assert {cid: s for cid, s in found.items() if s != "pass"} == {
+        "ws_probe_success": "fail", "ws_probe_jitter": "warn"}
+    check = next(c for c in results["checks"] if c["id"] == "ws_probe_success")
+    assert check["value"] == 50.0
+    assert check["measurements"]["failures"]["rejected"] == 3
+    assert "did not meet pass rule value >= ws_reconnect_success_min" in check["reason"]
+    assert proc.returncode == 1

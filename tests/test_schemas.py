@@ -72,6 +72,60 @@ sources:
     timeout: ${THANOS_TIMEOUT:-1m}
     auth:
       basic: {username: gacert, password: "${THANOS_PASSWORD}"}
+  dashboard:
+    type: http
+    url: ${TARS_DASHBOARD_URL:-http://localhost:3000/}
+    method: GET
+    headers: {X-Org: tars}
+    auth: {bearer_token: "${DASHBOARD_TOKEN:-}"}
+    body: ""
+    requests: ${DASHBOARD_REQUESTS:-20}
+    concurrency: 2
+    interval: 100ms
+    timeout: 10s
+    follow_redirects: true
+    keep_alive: false
+    tls: {insecure_skip_verify: false, ca_file: ca.pem, cert_file: c.pem, key_file: c.key}
+    expect: {status: [200, 3xx], body_contains: T.A.R.S., json: {status: ok}}
+  api:
+    type: http
+    url: https://api.example.com/query
+    method: POST
+    json: {query: up}
+    duration: 1m
+  tars_ws:
+    type: websocket
+    url: ${TARS_WS_URL:-ws://localhost:8080/ws}
+    headers: {X-Client: gacert}
+    auth: {basic: {username: probe, password: "${WS_PASSWORD}"}}
+    subprotocols: [tars.v1]
+    iterations: 60
+    interval: 5s
+    disconnect: alternate
+    check: echo
+    message: ping
+    connect_timeout: 10s
+    answer_timeout: 5s
+    retries: 3
+    backoff: 1s
+  tars_ws_long:
+    type: websocket
+    url: wss://tars.example.com/ws
+    duration: 1h
+  rollout:
+    type: command
+    command: [kubectl, rollout, status, deployment/tars, --timeout=60s]
+    shell: false
+    timeout: 90s
+    env: {KUBECONFIG: /etc/kube/config}
+    inherit_env: true
+    cwd: /tmp
+    max_output: 65536
+  k6:
+    type: file
+    path: reports/k6-summary.json
+    format: json
+    max_age: 1d
 
 checks:
   - id: availability
@@ -115,6 +169,11 @@ report:
       title: SLO compliance
       description: Service level objectives over the window.
       checks: [availability, p99_latency]
+  templates:
+    report: templates/report.md.j2
+    ga_day: templates/ga_day.md.j2
+    html: templates/ga_day.html.j2
+    email: templates/email.txt.j2
 """
 
 MINIMAL_POLICY = """\
@@ -327,7 +386,7 @@ CASES = [
     Case("an empty sources mapping is rejected", "sources: {}", "minProperties", ("sources",)),
     Case(
         "an upper-case source id is rejected",
-        "sources: {Prom: {type: file}}",
+        "sources: {Prom: {type: custom}}",
         "pattern",
         ("sources",),
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -178,7 +180,8 @@ def test_one_fault(tmp_path: Path, replacements: list[tuple[str, str]], line: in
     assert where(problem) == (line, column, path)
     assert message in problem.message
     if hint:
-        assert problem.hint == hint
+        # A prefix, so that a list of names (source types, say) may grow.
+        assert problem.hint.startswith(hint)
     assert problem.severity == "error"
 
 
@@ -299,3 +302,241 @@ def test_a_policy_without_gate_checks_gets_a_warning(tmp_path: Path) -> None:
     assert policy is not None
     assert [(p.severity, p.path) for p in problems] == [("warning", "checks")]
     assert "the verdict is always pass" in problems[0].message
+
+
+# --- every problem of a file, even when the schema fails ---------------------------
+
+
+def test_meaning_problems_of_intact_parts_come_with_schema_problems(tmp_path: Path) -> None:
+    text = mutate(("    pass: value >= target\n", "    pass: value >= target\n    tgas: [x]\n"),
+                  ("max(latency_ms{", "max(rat(latency_ms{"),
+                  ("checks: [availability]", "checks: [availability, nope]"))
+    policy, problems = check_text(tmp_path, text)
+    assert policy is None
+    assert [(p.line, p.path, p.message.split(":")[0]) for p in problems] == [
+        (15, "checks[0].tgas", "unknown key 'tgas'"),
+        (18, "checks[1].query", "query is not valid PromQL"),
+        (24, "report.sections[0].checks[1]", "unknown check 'nope'"),
+    ]
+
+
+def test_a_check_with_a_schema_problem_is_not_checked_for_meaning(tmp_path: Path) -> None:
+    text = mutate(("    pass: value >= target\n", "    pass: value >= targt\n    gate: maybe\n"))
+    policy, problems = check_text(tmp_path, text)
+    assert policy is None
+    assert [p.path for p in problems] == ["checks[0].gate"]
+
+
+def test_a_check_on_a_source_with_a_schema_problem_is_still_checked(tmp_path: Path) -> None:
+    text = mutate(("    url: ${PROM_URL:-http://localhost:9090}\n",
+                   "    url: ${PROM_URL:-http://localhost:9090}\n    retries: 99\n"),
+                  ("value >= target", "value >= targt"))
+    _, problems = check_text(tmp_path, text)
+    assert [p.path for p in problems] == ["sources.prom.retries", "checks[0].pass"]
+
+
+# --- PromQL ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "hint"),
+    [
+        pytest.param('avg(up{job="$job"}', "unclosed left parenthesis",
+                     "parsed with the params' defaults: $job = 'api'",
+                     id="an unclosed parenthesis is named, with the params used"),
+        pytest.param('avg(rat(up{job="$job"}[5m]))', "unknown function with name 'rat'",
+                     "did you mean 'rate'?", id="a misspelt function gets a hint"),
+        pytest.param("avg(rate(up[5q]))", "bad number or duration syntax", "",
+                     id="a bad duration inside a range is refused"),
+        pytest.param("avg(rate(up[1e19]))", "a duration or number in the query is out of range",
+                     "", id="a range too large for the parser is a problem, not a crash"),
+        pytest.param('up{job=~"(("}', "illegal regex", "", id="a bad regex is refused"),
+        pytest.param("$empty", "no expression found in input",
+                     "the query is empty once its variables are replaced",
+                     id="a query that is empty once rendered says so"),
+        pytest.param('up{job="$quote"}', "", "parsed with the params' defaults: $quote = 'a\"b'",
+                     id="a param default that breaks the query is caught"),
+    ],
+)
+def test_a_query_that_is_not_promql_is_located_at_the_query(
+        tmp_path: Path, query: str, message: str, hint: str) -> None:
+    text = mutate(("  job: api\n", "  job: api\n  empty: ''\n  quote: 'a\"b'\n"),
+                  ('avg(up{job="$job"}) * 100', query))
+    problem = only_problem(tmp_path, text)
+    assert (problem.line, problem.column, problem.path) == (15, 12, "checks[0].query")
+    assert problem.message.startswith("query is not valid PromQL: ")
+    assert message in problem.message
+    assert problem.hint == hint
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("sum(increase(up[$__range]))", id="window variables are substituted"),
+        pytest.param("sum(rate(up[${__rate_interval}])) * $__interval_s",
+                     id="braced variables and numeric window variables parse"),
+        pytest.param('sum(up{job="$job"} offset $window_param)', id="a duration param parses"),
+        pytest.param('sum(up{instance=~".*:9090$$"})', id="a doubled dollar is a literal one"),
+        pytest.param("holt_winters(up[1h], 0.5, 0.5)", id="Prometheus 2 holt_winters is known"),
+        pytest.param("double_exponential_smoothing(up[1h], 0.5, 0.5)",
+                     id="its Prometheus 3 name too"),
+        pytest.param('\'{"utf8.metric.name", job="x"}\'', id="Prometheus 3 quoted names parse"),
+        pytest.param("histogram_quantile(0.99, sum by (le) (rate(x_bucket[5m]))) > bool 1",
+                     id="a usual latency query parses"),
+    ],
+)
+def test_valid_promql_is_accepted(tmp_path: Path, query: str) -> None:
+    text = mutate(("  job: api\n", "  job: api\n  window_param: 7d\n"),
+                  ('avg(up{job="$job"}) * 100', query))
+    policy, problems = check_text(tmp_path, text)
+    assert problems == []
+    assert policy is not None
+
+
+# --- rules: parts that always raise, params keys, thresholds -------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "message", "hint"),
+    [
+        pytest.param("value > 9 ** 9 ** 9", "9 ** 9 ** 9 cannot be computed: ", "",
+                     id="a huge power is refused before any run"),
+        pytest.param("value > 'x' * 10 ** 6", "the result would be a giant string or list", "",
+                     id="a giant string is refused before any run"),
+        pytest.param("value > 1000 / (target - target)", "division by zero", "",
+                     id="a constant part that divides by zero is refused"),
+        pytest.param("value > params['targt']", "params['targt'] names no param",
+                     "did you mean 'target'?", id="params[...] must name a param"),
+        pytest.param("value > params.nope", "params['nope'] names no param", "params: job, target",
+                     id="params.name must name a param"),
+        pytest.param("value >= job", "orders the numeric value against the string 'api'", "",
+                     id="ordering the value against a string param is refused"),
+        pytest.param("value > " + " + ".join(["1"] * 60), "levels deep", "",
+                     id="an expression nested too deep is refused"),
+    ],
+)
+def test_a_rule_that_every_run_would_fail_is_refused(tmp_path: Path, rule: str, message: str,
+                                                    hint: str) -> None:
+    problem = only_problem(tmp_path, mutate(("fail: value > 1000", f"fail: {rule}")))
+    assert (problem.line, problem.path, problem.severity) == (18, "checks[1].fail", "error")
+    assert message in problem.message
+    assert problem.hint == hint
+
+
+@pytest.mark.parametrize(
+    ("rules", "rule", "message"),
+    [
+        pytest.param("fail: value >= 1000\n    warn: value >= 1200", "warn",
+                     "warn never applies: every value that matches 'value >= 1200' also matches "
+                     "fail ('value >= 1000'), which is checked first",
+                     id="a warn above the fail threshold never applies"),
+        pytest.param("fail: value > 10\n    pass: value > 20", "pass",
+                     "no value can pass: every value that meets 'value > 20' matches fail or "
+                     "warn first", id="a pass rule inside the fail range can never pass"),
+        pytest.param("fail: value > 10\n    warn: value <= 10", "fail",
+                     "no value can pass: every value matches fail or warn",
+                     id="fail and warn covering everything leave nothing to pass"),
+        pytest.param("fail: value > 5 and value < 3", "fail",
+                     "fail never holds: no value satisfies 'value > 5 and value < 3'",
+                     id="a rule no value satisfies"),
+        pytest.param("fail: value >= lim\n    warn: value >= lim * 1.5", "warn",
+                     "warn never applies", id="thresholds from params are judged by defaults"),
+    ],
+)
+def test_contradicting_thresholds_are_warnings(tmp_path: Path, rules: str, rule: str,
+                                               message: str) -> None:
+    text = mutate(("  job: api\n", "  job: api\n  lim: 1000\n"), ("fail: value > 1000", rules))
+    policy, problems = check_text(tmp_path, text)
+    assert policy is not None, "warnings do not make a policy invalid"
+    assert [(p.severity, p.path) for p in problems] == [("warning", f"checks[1].{rule}")]
+    assert message in problems[0].message
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        pytest.param("fail: value >= 1000\n    warn: value >= 800", id="warn below fail"),
+        pytest.param("fail: value >= 1000\n    warn: value >= 800\n    pass: value < 1000",
+                     id="the documented example"),
+        pytest.param("pass: value >= 99.9", id="a pass rule alone"),
+        pytest.param("fail: value < 0 or value > 100\n    warn: labels.zone == 'x'",
+                     id="a rule on labels cannot be judged, so nothing is said"),
+        pytest.param("fail: abs(value) > 10\n    warn: value > 20",
+                     id="a function of the value cannot be judged"),
+    ],
+)
+def test_consistent_or_undecidable_thresholds_say_nothing(tmp_path: Path, rules: str) -> None:
+    policy, problems = check_text(tmp_path, mutate(("fail: value > 1000", rules)))
+    assert problems == []
+    assert policy is not None
+
+
+def test_shipped_policies_have_no_problem_at_all() -> None:
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted((root / "policies").glob("*.yaml")):
+        policy, problems = check_policy_file(str(path))
+        assert problems == [], [p.format() for p in problems]
+        assert policy is not None
+
+
+# --- templates -----------------------------------------------------------------------
+
+
+def test_templates_named_by_the_policy_must_exist_and_compile(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "bad.md.j2").write_text("# {{ doc.policy.name }\n", encoding="utf-8")
+    (tmp_path / "t" / "good.md.j2").write_text('{% extends "builtin/report.md.j2" %}\n',
+                                               encoding="utf-8")
+    text = BASE + ("  templates:\n    report: t/bad.md.j2\n    email: t/missing.j2\n"
+                   "    ga_day: t/good.md.j2\n")
+    policy, problems = check_text(tmp_path, text)
+    assert policy is None
+    assert [(p.line, p.column, p.path) for p in problems] == [
+        (25, 13, "report.templates.report"), (26, 12, "report.templates.email")]
+    assert "template does not compile: " in problems[0].message
+    assert "bad.md.j2:1: unexpected '}'" in problems[0].message
+    assert problems[1].message == f"template file {tmp_path / 't' / 'missing.j2'} does not exist"
+
+
+def test_a_template_path_is_relative_to_the_policy_file(tmp_path: Path) -> None:
+    (tmp_path / "good.md.j2").write_text('{% extends "builtin/report.md.j2" %}\n',
+                                         encoding="utf-8")
+    policy, problems = check_text(tmp_path, BASE + "  templates:\n    report: good.md.j2\n")
+    assert problems == []
+    assert policy is not None
+
+
+def test_the_command_prints_warnings_and_exits_0(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gacert.cli import cli
+
+    path = tmp_path / "policy.yaml"
+    path.write_text(mutate(("fail: value > 1000", "fail: value > 1000\n    warn: value > 2000")),
+                    encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(path)], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert f"{path}:19:11: warning: checks[1].warn: warn never applies" in result.output
+    assert f"{path}: valid (2 checks)" in result.output
+
+
+def test_a_zero_duration_in_a_probe_setting_is_refused(tmp_path: Path) -> None:
+    text = mutate(("sources:\n", "sources:\n  ws:\n    type: websocket\n"
+                   "    url: ws://localhost:8080/ws\n    interval: 0s\n"))
+    problem = only_problem(tmp_path, text)
+    assert (problem.line, problem.column, problem.path) == (10, 15, "sources.ws.interval")
+    assert problem.message == "'0s' is zero; a duration must be positive"
+
+
+def test_validating_a_valid_policy_imports_no_heavy_package() -> None:
+    # The speed of the pre-commit hook rests on this: jsonschema is imported
+    # only to explain an invalid file, Jinja2 only for a policy's own templates.
+    root = Path(__file__).resolve().parent.parent
+    script = ("import sys\nfrom gacert.cli import main\n"
+              f"sys.argv = ['gacert', 'validate', {str(root / 'policies' / 'ga.yaml')!r}]\n"
+              "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+              "heavy = {'jsonschema', 'jinja2', 'httpx', 'websockets', 'importlib_resources'}\n"
+              "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr

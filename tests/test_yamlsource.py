@@ -259,3 +259,62 @@ def test_billion_laughs_is_refused_fast() -> None:
 def test_a_small_alias_is_expanded() -> None:
     doc = load(billion_laughs(levels=2, width=3))
     assert doc.data["a1"] == [["lol"] * 3] * 3
+
+
+# --- nesting, merge chains, characters, the two parsers ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        pytest.param("a: " + "[" * 100 + "]" * 100 + "\n", "nesting deeper than 64 levels",
+                     id="flow collections nested past the limit"),
+        pytest.param("a: " + "[" * 100_000 + "]" * 100_000 + "\n", "nesting",
+                     id="flow collections nested past any parser's limit"),
+        pytest.param("".join("  " * i + f"k{i}:\n" for i in range(100)),
+                     "nesting deeper than 64 levels", id="block mappings nested past the limit"),
+    ],
+)
+def test_deep_nesting_is_refused_quickly(text: str, fragment: str) -> None:
+    started = time.perf_counter()
+    problem = refusal(text)
+    assert fragment in problem.message
+    assert time.perf_counter() - started < 2.0
+
+
+def test_nesting_within_the_limit_loads() -> None:
+    assert load("a: " + "[" * 60 + "]" * 60 + "\n").data["a"] is not None
+
+
+def test_a_chain_of_merge_keys_is_refused_at_the_mapping_that_starts_it() -> None:
+    lines = ["m0: &m0 {x: 1}"] + [f"m{i}: &m{i} {{<<: *m{i - 1}}}" for i in range(1, 80)]
+    problem = refusal("\n".join(lines) + "\n")
+    assert problem.message == "merge keys (<<) chained more than 64 deep"
+    assert (problem.line, problem.column, problem.path) == (66, 6, "m65")
+
+
+def test_a_control_character_is_located() -> None:
+    problem = refusal("a: 1\nb: x\x07\n")
+    assert (problem.line, problem.column) == (2, 5)
+    assert "unacceptable character #x0007" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        pytest.param("a: *nope\n", "found undefined alias 'nope'",
+                     id="an undefined alias is named"),
+        pytest.param("a:\n  b: 1\n c: 2\n", "expected <block end>, but found",
+                     id="bad indentation says what was expected"),
+    ],
+)
+def test_syntax_errors_have_the_explaining_message(text: str, fragment: str) -> None:
+    # libyaml composes the document; its terse messages are replaced by the
+    # pure-Python parser's, which name the alias and the tokens.
+    assert fragment in refusal(text).message
+
+
+def test_positions_count_characters_not_bytes() -> None:
+    doc = load("t: 'éé'\nx: {é: 1, b: 2}\n")
+    assert doc.positions[("x", "b")] == (2, 14)
+    assert doc.key_positions[("x", "é")] == (2, 5)

@@ -1,8 +1,10 @@
 """`python -m gacert.demo`: certify a generated GA day against a real Prometheus.
 
 Generates 8 clean days ending now (a baseline week, then the GA day),
-backfills them into a local Prometheus, runs `gacert run policies/ga.yaml`
-over the last 24 hours and exits with its exit code.
+backfills them into a local Prometheus, starts the dashboard and WebSocket
+servers that the policy's probes reach (`gacert.demo.servers`), runs
+`gacert run policies/ga.yaml` over the last 24 hours and exits with its exit
+code.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gacert.demo.prometheus import PrometheusServer, build_dataset, free_port, port_is_free
+from gacert.demo.servers import DemoServers
 
 POLICY = Path("policies/ga.yaml")
 SCRAPE_INTERVAL = 60
 BASELINE_DAYS = 7
 EXIT_USAGE = 2
+# The probes' settings for the demo: a real GA runs minutes of reconnects.
+DEMO_PROBES = {"TARS_WS_ITERATIONS": "10", "TARS_WS_INTERVAL": "200ms",
+               "TARS_DASHBOARD_REQUESTS": "10"}
 EXIT_INTERRUPTED = 130
 
 
@@ -68,13 +74,15 @@ def build(workdir: Path, now: datetime) -> Path:
     return tsdb_dir
 
 
-def certify(server: PrometheusServer, ga_start: datetime, now: datetime, output: Path) -> int:
+def certify(server: PrometheusServer, probes: DemoServers, ga_start: datetime, now: datetime,
+            output: Path) -> int:
     command = [
         sys.executable, "-m", "gacert", "run", str(POLICY),
         "--start", rfc3339(ga_start), "--end", rfc3339(now), "--output", str(output),
     ]  # fmt: skip
-    step(" ".join(["PROMETHEUS_URL=" + server.url, "gacert", *command[3:]]))
-    env = {**os.environ, "PROMETHEUS_URL": server.url}
+    settings = {"PROMETHEUS_URL": server.url, **probes.environ(), **DEMO_PROBES}
+    step(" ".join([*(f"{k}={v}" for k, v in settings.items()), "gacert", *command[3:]]))
+    env = {**os.environ, **settings}
     return subprocess.run(command, env=env, check=False).returncode
 
 
@@ -93,14 +101,19 @@ def run(args: argparse.Namespace) -> int:
     server.start()
     step(f"Prometheus ready at {server.url} (log: {server.log_path})")
     try:
-        code = certify(server, now - timedelta(days=1), now, args.output)
+        with DemoServers() as probes:
+            step(f"Dashboard at {probes.dashboard_url}, WebSocket at {probes.ws_url}")
+            code = certify(server, probes, now - timedelta(days=1), now, args.output)
     except BaseException:
         server.stop()
         raise
-    step(f"Report: {args.output / 'report.md'}, results: {args.output / 'results.json'}")
+    step(f"Report: {args.output / 'GA_DAY_REPORT.html'} (also .md), evidence: "
+         f"{args.output / 'results.json'}, package: {args.output}.tar.gz")
     if args.keep_running:
         (args.workdir / "prometheus.pid").write_text(str(server.pid), encoding="utf-8")
         step(f"Prometheus keeps running at {server.url}; stop it with: kill {server.pid}")
+        step("The probe servers stopped with the demo; serve them again with: "
+             "python -m gacert.demo.servers")
     else:
         server.stop()
     return code

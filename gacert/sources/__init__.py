@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Literal, cast
 
 from gacert.sources.base import SourceFactory
@@ -33,10 +32,23 @@ class SourceType:
 
 BUILTIN_SOURCES: dict[str, SourceType] = {
     "prometheus": SourceType("gacert.sources.prometheus:PrometheusSource"),
+    # A probe's measurements are documented in docs/policy.md, "Measurements".
+    "http": SourceType("gacert.sources.http:HttpProbe", "required", (
+        "success_rate", "requests", "status_codes", "status_classes", "failures", "latency",
+        "bytes", "throughput")),
+    "websocket": SourceType("gacert.sources.websocket:WebSocketProbe", "required", (
+        "success_rate", "reconnects", "latency", "jitter", "downtime", "failures",
+        "disconnects")),
+    "command": SourceType("gacert.sources.command:CommandSource", "required",
+                          ("exit_code", "duration", "json")),
+    "file": SourceType("gacert.sources.file:FileSource", "required"),
 }
 
 
 def _plugin_entry_points() -> dict[str, Any]:
+    # Imported here: reading installed metadata is only needed for plugin types.
+    from importlib.metadata import entry_points
+
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 

@@ -1,0 +1,400 @@
+"""The meaning checks of a policy: what its JSON Schema cannot say.
+
+References (sources, params, checks in sections), expressions (syntax,
+names, parts that always raise, thresholds that contradict each other),
+PromQL queries, durations, source types and report templates.
+
+The checks run on every part of the document that the schema found intact,
+so that one run reports every problem of a file: a check with a misspelt key
+is left out, while the next check's broken query is still reported. A part
+is intact when no schema error lies at or below it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gacert import promql
+from gacert.durations import parse_duration
+from gacert.errors import Problem
+from gacert.expressions import (
+    CHECK_NAMES,
+    CONSTANTS,
+    FUNCTIONS,
+    Expression,
+    ExpressionSyntaxError,
+    compile_expression,
+    unknown_names,
+)
+from gacert.params import closest, env_syntax_errors
+from gacert.plan import format_param, query_variable_names, render_query
+from gacert.policy import (
+    DEFAULT_SCRAPE_INTERVAL,
+    DEFAULT_STEP,
+    DEFAULT_WINDOW,
+    OTHER_SECTION_ID,
+)
+from gacert.rulecheck import Finding, Scope, expression_errors, threshold_findings
+from gacert.sources import BUILTIN_SOURCES, SourceType, known_source_types, source_type
+from gacert.sources.paths import PathError, parse_path
+from gacert.window import WINDOW_VARIABLES, Window
+from gacert.yamlsource import Located, PathKey
+
+RULE_NAMES = ("pass", "warn", "fail")
+# Settings of the built-in source types that are durations.
+DURATION_SETTINGS = ("timeout", "backoff", "interval", "duration", "connect_timeout",
+                     "answer_timeout", "max_age")
+MAX_TEMPLATE_BYTES = 1024 * 1024
+# "Did you mean" hints cost a fuzzy match each; a file with thousands of
+# faults (generated, or garbage) gets hints for the first ones only.
+HINT_BUDGET = 200
+MAX_HINT_CANDIDATES = 2000
+
+
+class MeaningChecker:
+    """Checks what the schema cannot: references, expressions, queries, durations."""
+
+    def __init__(self, doc: Located, damaged: Iterable[PathKey] = ()) -> None:
+        self.doc = doc
+        self.data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+        # Every path at or above a schema error: a part is intact when it is not one.
+        self.damaged = {bad[:end] for bad in damaged for end in range(len(bad) + 1)}
+        self.problems: list[Problem] = []
+        # (check index, rule) -> compiled rule; build_policy reads these.
+        self.expressions: dict[tuple[int, str], Expression] = {}
+        self.source_types: dict[str, SourceType] = {}
+        self.params = _mapping(self.data.get("params"))
+        self.param_names = set(self.params)
+        self.sources = _mapping(self.data.get("sources"))
+        self.hints_left = HINT_BUDGET
+        self.queries: list[tuple[PathKey, str]] = []
+
+    def run(self) -> list[Problem]:
+        if not isinstance(self.doc.data, dict):
+            return []
+        self._check_window()
+        self._check_params()
+        self._check_sources()
+        self._check_checks()
+        self._check_queries()
+        self._check_sections()
+        self._check_templates()
+        checks = self.data.get("checks")
+        if not self.damaged and isinstance(checks, list) \
+                and not any(check.get("gate", True) for check in checks):
+            self.add(("checks",), "no check gates the verdict (every check has gate: false), "
+                     "so the verdict is always pass", severity="warning")
+        return sorted(self.problems, key=lambda p: (p.line, p.column))
+
+    # --- helpers ---------------------------------------------------------------
+
+    def add(self, path: PathKey, message: str, *, hint: str = "", key: bool = False,
+            severity: str = "error") -> None:
+        self.problems.append(self.doc.problem(path, message, hint=hint, key=key,
+                                              severity=severity))
+
+    def intact(self, path: PathKey) -> bool:
+        """No schema error at `path` or below it."""
+        return path not in self.damaged
+
+    def hint(self, name: str, candidates: Collection[str], fallback: str = "") -> str:
+        """A "did you mean" hint (within the file's budget), else `fallback`."""
+        if self.hints_left <= 0 or len(candidates) > MAX_HINT_CANDIDATES:
+            return fallback
+        self.hints_left -= 1
+        return closest(name, sorted(set(candidates))) or fallback
+
+    def intact_checks(self) -> list[tuple[int, dict[str, Any]]]:
+        checks = self.data.get("checks")
+        if not isinstance(checks, list):
+            return []
+        return [(i, c) for i, c in enumerate(checks) if self.intact(("checks", i))]
+
+    def param_defaults(self) -> dict[str, Any]:
+        """Defaults of the params the schema found intact."""
+        defaults = {}
+        for name, value in self.params.items():
+            if self.intact(("params", name)):
+                defaults[name] = value["default"] if isinstance(value, Mapping) else value
+        return defaults
+
+    # --- window, params, sources ------------------------------------------------
+
+    def _check_window(self) -> None:
+        for name, value in _mapping(self.data.get("window")).items():
+            if self.intact(("window", name)):
+                try:
+                    parse_duration(value)
+                except ValueError as exc:
+                    self.add(("window", name), str(exc))
+
+    def _check_params(self) -> None:
+        reserved = set(CHECK_NAMES) | set(WINDOW_VARIABLES) | CONSTANTS.keys() | FUNCTIONS.keys()
+        for name in sorted(self.param_names & reserved):
+            self.add(("params", name), f"param {name!r} shadows a built-in name", key=True,
+                     hint=f"built-in names: {', '.join(sorted(CHECK_NAMES))}")
+
+    def _check_sources(self) -> None:
+        known: list[str] | None = None
+        for source_id, settings in self.sources.items():
+            here: PathKey = ("sources", source_id)
+            if not isinstance(settings, Mapping) or not isinstance(settings.get("type"), str):
+                continue
+            type_name = settings["type"]
+            if type_name in BUILTIN_SOURCES:
+                self.source_types[source_id] = BUILTIN_SOURCES[type_name]
+            else:
+                # Entry points are read only when a type is not built in: it costs
+                # a scan of every installed distribution.
+                known = known if known is not None else known_source_types()
+                if type_name in known:
+                    self.source_types[source_id] = source_type(type_name)
+                else:
+                    self.add((*here, "type"), f"unknown source type {type_name!r}",
+                             hint=f"known types: {', '.join(known)}")
+            if self.intact(here):
+                self._check_source_settings(here, settings)
+
+    def _check_source_settings(self, here: PathKey, settings: Mapping[str, Any]) -> None:
+        for path, text in _strings(settings, here):
+            for message in env_syntax_errors(text):
+                self.add(path, message)
+        # The schema knows their shape; zero passes it but is no duration.
+        durations = DURATION_SETTINGS if settings["type"] in BUILTIN_SOURCES else ()
+        for name in durations:
+            # `${VAR}` values are checked when the run interpolates them.
+            value = settings.get(name)
+            if isinstance(value, str) and "${" not in value:
+                try:
+                    parse_duration(value)
+                except ValueError as exc:
+                    self.add((*here, name), str(exc))
+
+    # --- checks ----------------------------------------------------------------
+
+    def _check_checks(self) -> None:
+        first_use: dict[str, int] = {}
+        checks = self.data.get("checks")
+        for index, check in enumerate(checks if isinstance(checks, list) else []):
+            check_id = check.get("id") if isinstance(check, Mapping) else None
+            if not isinstance(check_id, str):
+                continue
+            if check_id in first_use:
+                self.add(("checks", index, "id"), f"duplicate check id {check_id!r} "
+                         f"(first used by checks[{first_use[check_id]}])")
+            first_use.setdefault(check_id, index)
+        scope_defaults = self.param_defaults()
+        for index, check in self.intact_checks():
+            self._check_one(index, check, scope_defaults)
+
+    def _check_one(self, index: int, check: Mapping[str, Any],
+                   defaults: Mapping[str, Any]) -> None:
+        here: PathKey = ("checks", index)
+        source_id = check["source"]
+        if source_id not in self.sources:
+            self.add((*here, "source"), f"unknown source {source_id!r}",
+                     hint=self.hint(source_id, self.sources,
+                                    f"sources: {', '.join(self.sources) or 'none'}"))
+        kind = self.source_types.get(source_id)
+        self._check_query_presence(here, check, kind)
+        if check.get("mode") != "range" and "over_time" in check:
+            self.add((*here, "over_time"), "over_time applies to range checks only",
+                     hint="add mode: range, or remove over_time")
+        if "query" in check:
+            self._check_query_variables(here, check["query"], source_id)
+        measured = frozenset(kind.measurements) if kind else frozenset()
+        if measured and isinstance(check.get("query"), str):
+            self._check_measurement_path(here, check["query"], measured)
+        if measured and check.get("mode") == "range":
+            self.add((*here, "mode"), "a probe measures once, at run time: it has no range",
+                     hint="remove mode: range")
+        rules = {rule: self._compile(here, rule, check[rule], measured)
+                 for rule in RULE_NAMES if rule in check}
+        compiled = {rule: e for rule, e in rules.items() if e is not None}
+        for rule, expression in compiled.items():
+            self.expressions[(index, rule)] = expression
+        if len(compiled) < len(rules):
+            return
+        scope = Scope(defaults, measured, frozenset(self.param_names))
+        findings = [f for rule, e in compiled.items() for f in expression_errors(rule, e, scope)]
+        if not findings and self._is_prometheus(source_id):
+            findings = threshold_findings(compiled, scope)
+        for finding in findings:
+            self._add_finding(here, finding)
+
+    def _is_prometheus(self, source_id: str) -> bool:
+        settings = self.sources.get(source_id)
+        return isinstance(settings, Mapping) and settings.get("type") == "prometheus" \
+            and source_id in self.source_types
+
+    def _check_query_presence(self, here: PathKey, check: Mapping[str, Any],
+                              kind: SourceType | None) -> None:
+        if kind is None:
+            return
+        type_name = self.sources[check["source"]]["type"]
+        if kind.query == "required" and "query" not in check:
+            self.add(here, f"a check on a {type_name} source needs a query")
+        elif kind.query == "none" and "query" in check:
+            self.add((*here, "query"), f"a check on a {type_name} source takes no query")
+
+    def _check_measurement_path(self, here: PathKey, query: str,
+                                measured: frozenset[str]) -> None:
+        """A probe check's query names a measurement: `latency.p99`, `success_rate`."""
+        try:
+            root = parse_path(query)[0]
+        except (PathError, IndexError) as exc:
+            self.add((*here, "query"), f"measurement path {query!r}: {exc or 'empty'}")
+            return
+        if root not in measured:
+            self.add((*here, "query"), f"unknown measurement {root!r}",
+                     hint=self.hint(root, measured,
+                                    f"measurements: {', '.join(sorted(measured))}"))
+
+    def _check_query_variables(self, here: PathKey, query: str, source_id: str) -> None:
+        variables = self.param_names | set(WINDOW_VARIABLES)
+        unknown = [n for n in query_variable_names(query) if n not in variables]
+        for name in unknown:
+            self.add((*here, "query"), f"unknown variable ${name} in query",
+                     hint=self.hint(name, variables, "params and $__range, $__interval, "
+                                                     "$__rate_interval, ..."))
+        if not unknown and self._is_prometheus(source_id):
+            self.queries.append(((*here, "query"), query))
+
+    def _compile(self, here: PathKey, rule: str, text: str,
+                 measured: frozenset[str]) -> Expression | None:
+        path: PathKey = (*here, rule)
+        try:
+            expression = compile_expression(text)
+        except ExpressionSyntaxError as exc:
+            self.add(path, f"expression {text!r}: {exc}")
+            return None
+        known = self.param_names | measured
+        unknown = unknown_names(expression, set(known))
+        for name in unknown:
+            options = known | set(CHECK_NAMES)
+            self.add(path, f"expression {text!r} uses unknown name {name!r}",
+                     hint=self.hint(name, options, f"names: {', '.join(sorted(options))}"))
+        return None if unknown else expression
+
+    def _add_finding(self, here: PathKey, finding: Finding) -> None:
+        self.add((*here, finding.rule), finding.message, hint=finding.hint,
+                 severity=finding.severity)
+
+    # --- PromQL --------------------------------------------------------------------
+
+    def _check_queries(self) -> None:
+        """Parse every prometheus query as the run would send it (params at their defaults)."""
+        if not self.queries:
+            return
+        if promql.parser() is None:
+            self.add(self.queries[0][0], "PromQL queries were not parsed: the promql-parser "
+                     "package is not installed", severity="warning")
+            return
+        variables = {name: format_param(value) for name, value in self.param_defaults().items()}
+        variables.update(self._sample_window().variables())
+        rendered: list[tuple[PathKey, str, str]] = []
+        for path, query in self.queries:
+            try:
+                rendered.append((path, render_query(query, variables).strip(), query))
+            except Exception:  # a param the schema refused; reported there
+                continue
+        results = promql.syntax_errors([text for _, text, _ in rendered])
+        for (path, _, query), result in zip(rendered, results, strict=True):
+            if result is not None:
+                message, hint = result
+                self.add(path, f"query is not valid PromQL: {message}",
+                         hint=hint or self._params_used(query))
+
+    def _params_used(self, query: str) -> str:
+        """The param values a query was parsed with: the fault may lie in a default."""
+        defaults = self.param_defaults()
+        used = dict.fromkeys(n for n in query_variable_names(query) if n in defaults)
+        if not used:
+            return ""
+        values = ", ".join(f"${name} = {format_param(defaults[name])!r}" for name in used)
+        return f"parsed with the params' defaults: {values}"
+
+    def _sample_window(self) -> Window:
+        """A window of the policy's default shape, for the values of $__range and the like."""
+        window = _mapping(self.data.get("window"))
+
+        def seconds(name: str, default: str) -> float:
+            try:
+                return parse_duration(window.get(name, default))
+            except (ValueError, TypeError):
+                return parse_duration(default)
+
+        end = datetime(2025, 1, 16, tzinfo=UTC)
+        length = timedelta(seconds=seconds("duration", DEFAULT_WINDOW))
+        return Window(end - length, end, seconds("step", DEFAULT_STEP),
+                      seconds("scrape_interval", DEFAULT_SCRAPE_INTERVAL))
+
+    # --- report ----------------------------------------------------------------
+
+    def _check_sections(self) -> None:
+        checks = self.data.get("checks")
+        check_ids = [c["id"] for c in (checks if isinstance(checks, list) else [])
+                     if isinstance(c, Mapping) and isinstance(c.get("id"), str)]
+        known = set(check_ids)
+        placed: dict[str, str] = {}
+        section_ids: set[str] = set()
+        sections = _mapping(self.data.get("report")).get("sections")
+        for index, section in enumerate(sections if isinstance(sections, list) else []):
+            here: PathKey = ("report", "sections", index)
+            if not self.intact(here):
+                continue
+            if section["id"] in section_ids or section["id"] == OTHER_SECTION_ID:
+                self.add((*here, "id"), f"duplicate or reserved section id {section['id']!r}")
+            section_ids.add(section["id"])
+            for position, check_id in enumerate(section["checks"]):
+                if check_id not in known:
+                    self.add((*here, "checks", position), f"unknown check {check_id!r}",
+                             hint=self.hint(check_id, check_ids))
+                elif check_id in placed:
+                    self.add((*here, "checks", position), f"check {check_id!r} is already in "
+                             f"section {placed[check_id]!r}; a check belongs to one section")
+                placed.setdefault(check_id, section["id"])
+
+    def _check_templates(self) -> None:
+        templates = _mapping(_mapping(self.data.get("report")).get("templates"))
+        base = os.path.dirname(self.doc.file)
+        for kind, path in templates.items():
+            here: PathKey = ("report", "templates", kind)
+            if self.intact(here) and isinstance(path, str):
+                message = template_problem(kind, os.path.join(base, path))
+                if message:
+                    self.add(here, message)
+
+
+def template_problem(kind: str, path: str) -> str:
+    """Why the template file at `path` cannot render reports of `kind`, or ""."""
+    if not os.path.isfile(path):
+        return f"template file {path} does not exist"
+    if os.path.getsize(path) > MAX_TEMPLATE_BYTES:
+        return f"template file {path} is larger than {MAX_TEMPLATE_BYTES:,} bytes"
+    # Jinja2 is imported only for policies that name their own templates.
+    from gacert.errors import OutputError
+    from gacert.render import Templates, check_templates
+    try:
+        check_templates(Templates({kind: path}))
+    except OutputError as exc:
+        return f"template does not compile: {exc}"
+    return ""
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: Any, path: PathKey) -> Iterable[tuple[PathKey, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))

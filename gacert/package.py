@@ -1,0 +1,303 @@
+"""The certification package: reports, evidence, metadata, manifest and tarball.
+
+A package is a directory:
+
+    results.json                  the results document, byte for byte
+    policy.yaml                   the exact policy file evaluated (its SHA-256 is in the results)
+    report.md                     the short report
+    GA_DAY_REPORT.md / .html      the GA Day report, and its self-contained HTML page
+    GA_DAY_REPORT.pdf             when a PDF engine is installed
+    EMAIL_SUMMARY.txt             plain text, ready to paste
+    templates/...                 the policy's own report templates, if it names any
+    artifacts/...                 evidence added with --include-artifacts
+    certification_metadata.json   version, policy, window, verdict, files, manifest hash
+    MANIFEST.sha256               every other file with its SHA-256 (`sha256sum -c` reads it)
+
+and, unless skipped, a reproducible `<directory>.tar.gz` of it. Everything is
+made from the results document (and the files it names); no source is
+contacted, so a package can be re-made offline with `gacert render`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gacert import __version__
+from gacert.artifacts import Artifact, collect_artifacts
+from gacert.errors import OutputError, UsageError
+from gacert.fsutil import write_atomic
+from gacert.html import render_html
+from gacert.manifest import (
+    MANIFEST_NAME,
+    METADATA_NAME,
+    POLICY_NAME,
+    RESULTS_NAME,
+    manifest_text,
+    parse_manifest,
+    sha256_file,
+)
+from gacert.pdf import PdfStatus, write_pdf
+from gacert.render import (
+    Templates,
+    render_email,
+    render_ga_day,
+    render_markdown,
+    resolve_templates,
+)
+from gacert.tarball import write_tarball
+from gacert.window import parse_timestamp
+
+EMAIL_NAME = "EMAIL_SUMMARY.txt"
+REPORT_NAME = "report.md"
+GA_DAY_MD, GA_DAY_HTML, GA_DAY_PDF = "GA_DAY_REPORT.md", "GA_DAY_REPORT.html", "GA_DAY_REPORT.pdf"
+TEMPLATES_DIR = "templates"
+CERTIFICATION = {"pass": "certified", "warn": "certified_with_warnings",
+                 "fail": "not_certified", "error": "not_evaluated"}
+
+
+@dataclass(frozen=True)
+class PackageOptions:
+    policy_path: str | None = None  # the policy file; None: found from the results
+    artifacts: tuple[str, ...] = ()  # --include-artifacts
+    kept: tuple[Artifact, ...] = ()  # artifacts of the package being re-rendered
+    tarball: bool = True  # False with --certify-only
+    tarball_path: str | None = None  # None: <directory>.tar.gz beside the directory
+    pdf: bool = True  # False with --no-pdf
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    name: str  # path inside the package
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Package:
+    directory: str
+    files: tuple[PackageFile, ...]  # every file but the manifest, in package order
+    pdf: PdfStatus
+    manifest_sha256: str
+    tarball: str | None
+    tarball_size: int | None
+
+
+def tarball_path(output_dir: str, options: PackageOptions) -> str | None:
+    """Where the tarball goes; refused inside the package, where it would be an extra file."""
+    if not options.tarball:
+        return None
+    directory = os.path.normpath(os.path.abspath(output_dir))
+    if os.path.dirname(directory) == directory:
+        raise UsageError(f"--output {output_dir}: a package needs a directory of its own")
+    path = options.tarball_path or directory + ".tar.gz"
+    if os.path.commonpath([os.path.abspath(path), directory]) == directory:
+        raise UsageError(f"--tarball {path}: the tarball cannot be inside the package "
+                         f"directory {output_dir}")
+    return path if options.tarball_path or os.path.isabs(output_dir) else os.path.relpath(path)
+
+
+def check_options(output_dir: str, options: PackageOptions) -> list[Artifact]:
+    """Refuse bad packaging options before a run spends time fetching."""
+    tarball_path(output_dir, options)
+    return _artifacts(options)
+
+
+def _artifacts(options: PackageOptions) -> list[Artifact]:
+    """The artifacts given and those kept from an earlier package, each name once."""
+    given = collect_artifacts(options.artifacts)
+    names = {a.name: a for a in given}
+    for artifact in options.kept:
+        if artifact.name in names:
+            raise UsageError(f"--include-artifacts {names[artifact.name].source}: the "
+                             f"package already has {artifact.name}")
+        names[artifact.name] = artifact
+    return [names[name] for name in sorted(names)]
+
+
+def find_policy(document: Mapping[str, Any], results_path: str, given: str | None) -> str:
+    """The file holding the exact policy the results were evaluated with.
+
+    Looked for at --policy, else at the path the results record, else as
+    policy.yaml beside the results (inside a package); its SHA-256 must be the
+    one the results record, so that an edited policy is never packaged.
+    """
+    wanted = document["policy"]["sha256"]
+    recorded = document["policy"].get("path")
+    beside = os.path.join(os.path.dirname(results_path), POLICY_NAME)
+    found = [given] if given else [p for p in (recorded, beside) if p]
+    candidates = list(dict.fromkeys(os.path.normpath(p) for p in found))
+    differing = []
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            if sha256_file(candidate) == wanted:
+                return candidate
+            differing.append(candidate)
+    if differing:
+        verb = "has" if len(differing) == 1 else "have"
+        raise OutputError(f"the policy evaluated had SHA-256 {wanted}; "
+                          f"{' and '.join(differing)} {verb} another: give the exact file "
+                          "with --policy")
+    raise OutputError(f"the policy file evaluated (SHA-256 {wanted}) is not found at "
+                      f"{' or '.join(candidates)}: give it with --policy")
+
+
+def write_package(document: Mapping[str, Any], results_path: str, output_dir: str,
+                  options: PackageOptions, templates: Templates | None = None) -> Package:
+    """Write the package directory (and tarball) for a results document."""
+    tarball = tarball_path(output_dir, options)
+    artifacts = _artifacts(options)
+    templates = templates or resolve_templates(document, os.path.dirname(results_path))
+    policy_file = find_policy(document, results_path, options.policy_path)
+    os.makedirs(output_dir, exist_ok=True)
+    previous = _previous_files(output_dir)
+    names = [_copy(results_path, output_dir, RESULTS_NAME),
+             _copy(policy_file, output_dir, POLICY_NAME),
+             *_copy_templates(templates, output_dir)]
+    reports, pdf = _write_reports(document, output_dir, templates, wanted_pdf=options.pdf)
+    names += reports
+    names += [_copy(a.source, output_dir, a.name) for a in artifacts]
+    digests = {name: sha256_file(os.path.join(output_dir, name)) for name in names}
+    manifest_hash = hashlib.sha256(manifest_text(digests).encode("utf-8")).hexdigest()
+    files = [PackageFile(n, os.path.getsize(os.path.join(output_dir, n)), digests[n])
+             for n in names]
+    metadata = certification_metadata(document, files, pdf, manifest_hash)
+    _write_text(output_dir, METADATA_NAME, json.dumps(metadata, indent=2, ensure_ascii=False)
+                + "\n")
+    digests[METADATA_NAME] = sha256_file(os.path.join(output_dir, METADATA_NAME))
+    files.append(PackageFile(METADATA_NAME, os.path.getsize(
+        os.path.join(output_dir, METADATA_NAME)), digests[METADATA_NAME]))
+    _write_text(output_dir, MANIFEST_NAME, manifest_text(digests))
+    _remove_stale(output_dir, previous - set(digests) - {MANIFEST_NAME})
+    size = None
+    if tarball is not None:
+        size = write_tarball(tarball, output_dir, [*digests, MANIFEST_NAME],
+                             tarball_prefix(document), _window_end(document))
+    return Package(output_dir, tuple(files), pdf, manifest_hash, tarball, size)
+
+
+def _write_reports(document: Mapping[str, Any], output_dir: str, templates: Templates, *,
+                   wanted_pdf: bool) -> tuple[list[str], PdfStatus]:
+    """report.md, the GA Day report as Markdown, HTML and PDF, and the email summary."""
+    _write_text(output_dir, REPORT_NAME, render_markdown(document, templates))
+    ga_day = render_ga_day(document, templates)
+    _write_text(output_dir, GA_DAY_MD, ga_day)
+    html = render_html(document, ga_day, templates)
+    _write_text(output_dir, GA_DAY_HTML, html)
+    names = [REPORT_NAME, GA_DAY_MD, GA_DAY_HTML]
+    pdf_path = os.path.join(output_dir, GA_DAY_PDF)
+    pdf = write_pdf(html, pdf_path, wanted=wanted_pdf)
+    if pdf.written:
+        names.append(GA_DAY_PDF)
+    elif os.path.lexists(pdf_path):
+        os.unlink(pdf_path)  # an old PDF would not match the reports beside it
+    _write_text(output_dir, EMAIL_NAME, render_email(document, templates, files=tuple(names)))
+    return [*names, EMAIL_NAME], pdf
+
+
+def certification_metadata(document: Mapping[str, Any], files: Sequence[PackageFile],
+                           pdf: PdfStatus, manifest_sha256: str) -> dict[str, Any]:
+    """certification_metadata.json: what the package certifies and what it holds.
+
+    `generated_at` is when the results were produced (not when they were
+    rendered), so that the same results always give the same package.
+    `manifest_sha256` is the SHA-256 of the manifest lines of every file
+    listed here: MANIFEST.sha256 without the line of this file.
+    """
+    policy, window = document["policy"], document["window"]
+    return {
+        "gacert_version": __version__,
+        "results_gacert_version": document.get("gacert_version"),
+        "policy": {"name": policy["name"], "title": policy.get("title"),
+                   "sha256": policy["sha256"], "file": POLICY_NAME,
+                   "evaluated_path": policy.get("path")},
+        "window": {"start": window["start"], "end": window["end"],
+                   "duration_seconds": window["duration_seconds"]},
+        "generated_at": document["timings"]["finished_at"],
+        "verdict": document["status"],
+        "certification": CERTIFICATION[document["status"]],
+        "summary": document.get("summary"),
+        "pdf": {"written": pdf.written, "engine": pdf.engine, "reason": pdf.reason or None},
+        "files": [{"path": f.name, "size": f.size, "sha256": f.sha256} for f in files],
+        "total_files": len(files),
+        "total_size_bytes": sum(f.size for f in files),
+        "manifest_sha256": manifest_sha256,
+    }
+
+
+def tarball_prefix(document: Mapping[str, Any]) -> str:
+    """The directory inside the tarball: from the results, so it never varies."""
+    end = parse_timestamp(document["window"]["end"], "window.end")
+    return f"{document['policy']['name']}-{end:%Y%m%dT%H%M%SZ}"
+
+
+def _window_end(document: Mapping[str, Any]) -> int:
+    return int(parse_timestamp(document["window"]["end"], "window.end").timestamp())
+
+
+def _write_text(output_dir: str, name: str, text: str) -> None:
+    write_atomic(os.path.join(output_dir, name), text.encode("utf-8"))
+
+
+def _copy(source: str, output_dir: str, name: str) -> str:
+    """Copy a file into the package byte for byte, atomically; returns its name."""
+    target = os.path.join(output_dir, name)
+    if os.path.exists(target) and os.path.samefile(source, target):
+        return name
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".gacert-", suffix=".tmp",
+                                         dir=os.path.dirname(target))
+    try:
+        with os.fdopen(handle, "wb") as stream, open(source, "rb") as original:
+            shutil.copyfileobj(original, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return name
+
+
+def _copy_templates(templates: Templates, output_dir: str) -> list[str]:
+    """The policy's own templates, under templates/, so that the package re-renders."""
+    names: dict[str, str] = {}
+    for path in templates.overrides.values():
+        name = f"{TEMPLATES_DIR}/{os.path.basename(path)}"
+        if names.get(name, path) != path:
+            raise OutputError(f"report templates {names[name]} and {path} have the same "
+                              "file name; a package stores them side by side")
+        names[name] = path
+    return [_copy(path, output_dir, name) for name, path in sorted(names.items())]
+
+
+def _previous_files(output_dir: str) -> set[str]:
+    """The files an earlier package in this directory listed, to clear stale ones."""
+    try:
+        with open(os.path.join(output_dir, MANIFEST_NAME), encoding="utf-8") as handle:
+            return set(parse_manifest(handle.read(), MANIFEST_NAME))
+    except (OSError, UnicodeDecodeError, OutputError):
+        return set()
+
+
+def _remove_stale(output_dir: str, names: set[str]) -> None:
+    """Remove files of an earlier package that this one does not have (an old
+    artifact, a PDF), so that the directory holds exactly the new package."""
+    for name in sorted(names):
+        path = os.path.join(output_dir, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.unlink(path)
+        parent = os.path.dirname(name)
+        while parent:
+            try:
+                os.rmdir(os.path.join(output_dir, parent))
+            except OSError:
+                break
+            parent = os.path.dirname(parent)

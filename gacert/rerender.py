@@ -1,0 +1,75 @@
+"""`gacert render`: the package again, from a stored results document only.
+
+The document is checked against the results schema first, so that a file
+that is not gacert results fails with a plain message instead of deep
+inside a template. When the results are those of a package, its artifacts
+are kept, so that re-rendering a package gives the same package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from gacert.artifacts import ARTIFACTS_DIR, Artifact
+from gacert.errors import OutputError
+from gacert.manifest import MANIFEST_NAME, parse_manifest, sha256_file
+from gacert.package import Package, PackageOptions, write_package
+from gacert.results import read_results
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    text = resources.files("gacert.schemas").joinpath("results.schema.json").read_text("utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def check_results(document: Any, path: str) -> Mapping[str, Any]:
+    """The document, if it is a results document; else an OutputError naming the fault."""
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise OutputError(f"{path}: not a gacert results document: at {where}: {error.message}")
+    assert isinstance(document, Mapping)
+    return document
+
+
+def kept_artifacts(results_path: str) -> tuple[Artifact, ...]:
+    """The artifacts of the package RESULTS.json is in, so that re-rendering keeps them.
+
+    Only files its manifest lists are kept, and only unchanged: evidence that
+    changed since packaging is refused rather than carried into a new manifest.
+    """
+    root = os.path.dirname(results_path)
+    try:
+        with open(os.path.join(root, MANIFEST_NAME), encoding="utf-8") as handle:
+            listed = parse_manifest(handle.read(), os.path.join(root, MANIFEST_NAME))
+    except FileNotFoundError:
+        return ()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OutputError(f"{root}: cannot read {MANIFEST_NAME}: {exc}") from None
+    kept = []
+    for name, digest in sorted(listed.items()):
+        if not name.startswith(ARTIFACTS_DIR + "/"):
+            continue
+        path = os.path.join(root, name)
+        if os.path.islink(path) or not os.path.isfile(path) or sha256_file(path) != digest:
+            raise OutputError(f"{path}: changed or missing since the package was made; "
+                              f"check it with: gacert verify {root}")
+        kept.append(Artifact(path, name))
+    return tuple(kept)
+
+
+def rerender(results_path: str, output_dir: str, options: PackageOptions) -> Package:
+    """Read RESULTS.json and write its package into `output_dir`, keeping the
+    artifacts of the package it comes from."""
+    document = check_results(read_results(results_path), results_path)
+    options = replace(options, kept=kept_artifacts(results_path))
+    return write_package(document, results_path, output_dir, options)

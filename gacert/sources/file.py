@@ -1,0 +1,131 @@
+"""The `file` source: values taken by path out of JSON or YAML evidence made elsewhere.
+
+A k6 summary export, a pytest JSON report, a load-test result: the check's
+`query` is a path into the document (`metrics.http_req_duration.p(95)`,
+`summary.failed`). The file is read once per run, so that every check sees
+the same content; its SHA-256, size and modification time are recorded as
+evidence. `max_age` refuses evidence older than a run should accept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import yaml
+
+from gacert.errors import SourceError
+from gacert.sources.base import Fetched, Query, Series
+from gacert.sources.probe import RunOnce, now, number_at, timestamp
+from gacert.sources.settings import Settings
+
+FORMATS = ("auto", "json", "yaml")
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileConfig:
+    path: str
+    format: str
+    max_age: float | None
+
+
+@dataclass(frozen=True)
+class _Read:
+    document: Any
+    evidence: Mapping[str, Any]
+    modified: datetime
+
+
+class FileSource:
+    """One JSON or YAML document; see the module docstring."""
+
+    type_name: ClassVar[str] = "file"
+
+    def __init__(self, source_id: str, config: FileConfig) -> None:
+        self._id = source_id
+        self._config = config
+        self._once: RunOnce[_Read] = RunOnce(self._read)
+
+    @classmethod
+    def from_settings(cls, source_id: str, settings: Mapping[str, Any]) -> FileSource:
+        return cls(source_id, read_config(Settings(settings)))
+
+    @property
+    def endpoint(self) -> str:
+        return f"file: {self._config.path}"
+
+    def __repr__(self) -> str:
+        return f"FileSource(id={self._id!r}, path={self._config.path!r})"
+
+    async def fetch(self, query: Query) -> Fetched:
+        read = await self._once.get()
+        value = number_at(self._label, read.document, query.text)
+        series = () if value is None else (
+            Series(labels={}, points=((read.modified.timestamp(), value),)),)
+        return Fetched(series=series, evidence={**read.evidence, "path_read": query.text.strip(),
+                                                "value": value})
+
+    async def aclose(self) -> None:
+        self._once.reset()
+
+    @property
+    def _label(self) -> str:
+        return f"file source {self._id!r} ({self._config.path})"
+
+    async def _read(self) -> _Read:
+        # Reading a large report can take a moment: keep the event loop free.
+        return await asyncio.to_thread(self._read_now)
+
+    def _read_now(self) -> _Read:
+        config = self._config
+        try:
+            with open(config.path, "rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
+                modified = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC)
+        except OSError as exc:
+            raise SourceError(f"{self._label}: cannot read: {exc.strerror or exc}") from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise SourceError(f"{self._label}: larger than {MAX_FILE_BYTES // 2**20} MiB")
+        self._check_age(modified)
+        document = self._parse(raw)
+        evidence = {"path": os.path.abspath(config.path), "format": self._format(),
+                    "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
+                    "modified": timestamp(modified), "read_at": timestamp(now())}
+        return _Read(document, evidence, modified)
+
+    def _check_age(self, modified: datetime) -> None:
+        if self._config.max_age is None:
+            return
+        age = (now() - modified).total_seconds()
+        if age > self._config.max_age:
+            raise SourceError(f"{self._label}: modified {timestamp(modified)}, {age:,.0f} s "
+                              f"ago; max_age allows {self._config.max_age:,.0f} s")
+
+    def _format(self) -> str:
+        if self._config.format != "auto":
+            return self._config.format
+        return "yaml" if self._config.path.lower().endswith((".yaml", ".yml")) else "json"
+
+    def _parse(self, raw: bytes) -> Any:
+        kind = self._format()
+        try:
+            if kind == "json":
+                return json.loads(raw)
+            return yaml.safe_load(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SourceError(f"{self._label}: not valid {kind.upper()}: {detail}") from None
+
+
+def read_config(settings: Settings) -> FileConfig:
+    """Check and read the settings of a file source; no I/O."""
+    path = os.path.expanduser(settings.required_text("path", "reports/k6-summary.json"))
+    return FileConfig(path=path, format=settings.choice("format", FORMATS, "auto"),
+                      max_age=settings.optional_seconds("max_age"))

@@ -1,0 +1,153 @@
+"""What the probe sources (http, websocket, command, file) share.
+
+A probe measures once per run, however many checks read it: the five
+WebSocket checks of the GA policy share one reconnect test. `RunOnce` keeps
+the first outcome (or the first error) behind a lock; every check then picks
+its value out of the same measurements by the path in its `query`
+(`answer`). Times are in milliseconds throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from gacert.errors import SourceError
+from gacert.sources.base import Fetched, Query, Series
+from gacert.sources.paths import PathError, as_number, leaf_paths, parse_path, resolve
+
+T = TypeVar("T")
+
+# Evidence keeps at most this many raw samples per probe, so that a long probe
+# does not make results.json (which holds them once per check) huge.
+MAX_SAMPLES = 1000
+# A window that ended longer ago than this was not what the probe measured.
+STALE_WINDOW_SECONDS = 3600.0
+
+
+class RunOnce(Generic[T]):
+    """Runs `work` at the first `get()`; later calls get the same result or error."""
+
+    def __init__(self, work: Callable[[], Awaitable[T]]) -> None:
+        self._work = work
+        self._lock: asyncio.Lock | None = None
+        self._outcome: tuple[T] | None = None
+        self._error: Exception | None = None
+
+    async def get(self) -> T:
+        # The lock is made inside the running loop that uses it.
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._outcome is None and self._error is None:
+                try:
+                    self._outcome = (await self._work(),)
+                # A probe that failed once fails for every check that reads it:
+                # running it again per check would multiply its cost, not fix it.
+                except Exception as exc:
+                    self._error = exc
+        if self._error is not None:
+            raise self._error
+        assert self._outcome is not None
+        return self._outcome[0]
+
+    def reset(self) -> None:
+        """Forget the outcome: the next `get()` measures again."""
+        self._lock, self._outcome, self._error = None, None, None
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One probe's outcome: what rules read, and the raw evidence auditors read."""
+
+    measurements: Mapping[str, Any]
+    evidence: Mapping[str, Any]
+    at: datetime  # when the probe finished
+    warnings: tuple[str, ...] = field(default=())
+
+
+def answer(label: str, query: Query, measured: Measured) -> Fetched:
+    """The check's value: the measurement its `query` names, as one series."""
+    value = number_at(label, measured.measurements, query.text)
+    series = () if value is None else (Series(labels={}, points=((measured.at.timestamp(),
+                                                                   value),)),)
+    warnings = measured.warnings + _stale_window(query, measured.at)
+    return Fetched(series=series, warnings=warnings, measurements=measured.measurements,
+                   evidence=measured.evidence)
+
+
+def number_at(label: str, data: Any, path_text: str) -> float | None:
+    """The number at `path_text` in `data` (None: null, no data).
+
+    A path that leads nowhere raises SourceError listing what is there, so
+    that a typo is fixed from the message alone.
+    """
+    path_text = path_text.strip()
+    if not path_text:
+        known = ", ".join(leaf_paths(data)) if isinstance(data, Mapping) else ""
+        raise SourceError(f"{label}: the check needs a query naming a value, one of: "
+                          f"{known or '(none)'}")
+    try:
+        return as_number(resolve(data, parse_path(path_text)), path_text)
+    except PathError as exc:
+        raise SourceError(f"{label}: query {path_text!r}: {exc}") from None
+
+
+def _stale_window(query: Query, at: datetime) -> tuple[str, ...]:
+    end = query.end if query.end.tzinfo else query.end.replace(tzinfo=UTC)
+    if (at - end).total_seconds() <= STALE_WINDOW_SECONDS:
+        return ()
+    return (f"measured at {timestamp(at)}, after the window (it ended {timestamp(end)}): "
+            "a probe measures when the run happens",)
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of sorted samples, as evaluate's p50..p99 reductions."""
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def summary(samples: Sequence[float]) -> dict[str, float]:
+    """min, avg, p50, p95, p99, max of `samples`; every one NaN (no data) when there are none."""
+    if not samples:
+        return dict.fromkeys(("min", "avg", "p50", "p95", "p99", "max"), math.nan)
+    ordered = sorted(samples)
+    return {"min": ordered[0], "avg": statistics.fmean(ordered),
+            "p50": percentile(ordered, 0.50), "p95": percentile(ordered, 0.95),
+            "p99": percentile(ordered, 0.99), "max": ordered[-1]}
+
+
+def rate(part: int, whole: int) -> float:
+    """`part` of `whole` in percent; NaN (no data) when nothing was tried."""
+    return 100.0 * part / whole if whole else math.nan
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+def bounded(samples: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """At most MAX_SAMPLES samples, the first and the last halves, and how many were left out."""
+    if len(samples) <= MAX_SAMPLES:
+        return samples, 0
+    half = MAX_SAMPLES // 2
+    return samples[:half] + samples[-half:], len(samples) - MAX_SAMPLES
+
+
+def count_by(causes: Sequence[str]) -> dict[str, int]:
+    counted: dict[str, int] = {}
+    for cause in causes:
+        counted[cause] = counted.get(cause, 0) + 1
+    return dict(sorted(counted.items()))

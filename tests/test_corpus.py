@@ -1,0 +1,171 @@
+"""The corpus of broken policies: each exits 2 with its expected located message,
+in bounded time and memory, and never with a traceback.
+
+Every case runs in-process through the real command (click's CliRunner,
+exceptions not caught), and all of them once more in one new process, the
+way pre-commit runs the hook, under an address-space limit and with its
+peak memory measured. Cases too large to keep in the repository are
+generated here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gacert.cli import cli
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+KINDS = ("yaml", "type", "key", "promql", "expr", "source", "ref", "bomb", "binary", "empty",
+         "nesting")
+SECONDS_PER_CASE = 5.0
+ADDRESS_SPACE = 512 * 1024 * 1024
+MAX_RSS_BYTES = 256 * 1024 * 1024
+_EXPECT = re.compile(r"^(\d+):(\d+): (\S+): (.+)$")
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    line: int
+    column: int
+    where: str
+    fragment: str
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    def found_in(self, output: str, shown_as: str) -> bool:
+        """Whether `output` has this case's problem, for the file named `shown_as`."""
+        prefix = f"{shown_as}:{self.line}:{self.column}: {self.where}: "
+        return any(line.startswith(prefix) and self.fragment in line[len(prefix):]
+                   for line in output.splitlines())
+
+
+def load_case(path: Path) -> Case:
+    sidecar = path.with_suffix(".expect")
+    if sidecar.exists():
+        text = sidecar.read_text(encoding="utf-8").strip()
+    else:
+        first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8")
+        assert first.startswith("# expect: "), f"{path.name} names no expectation"
+        text = first.removeprefix("# expect: ")
+    match = _EXPECT.match(text)
+    assert match, f"{path.name}: expectation {text!r} is not LINE:COL: PATH: MESSAGE"
+    line, column, where, fragment = match.groups()
+    return Case(path, int(line), int(column), where, fragment)
+
+
+CASES = [load_case(path) for path in sorted(CORPUS.glob("*.yaml"))]
+
+
+def test_the_corpus_holds_at_least_40_cases_of_every_kind() -> None:
+    assert len(CASES) >= 40
+    kinds = {case.name.split("-")[0] for case in CASES}
+    assert kinds == set(KINDS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_each_case_is_refused_with_its_located_message(case: Case) -> None:
+    started = time.perf_counter()
+    result = CliRunner().invoke(cli, ["validate", str(case.path)], catch_exceptions=False)
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 2, result.output
+    assert case.found_in(result.output, str(case.path)), result.output
+    assert "Traceback" not in result.output
+    assert elapsed < SECONDS_PER_CASE
+
+
+# Sets the limit in the child itself: a preexec_fn is unsafe once a test has
+# started threads (the Prometheus fixture does).
+LAUNCHER = ("import resource, runpy, sys; "
+            f"resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE}, {ADDRESS_SPACE})); "
+            "sys.argv = ['gacert', *sys.argv[1:]]; runpy.run_module('gacert', run_name='__main__')")
+
+
+def run_bounded(*args: str, cwd: Path) -> tuple[int, str, float, int]:
+    """Run `gacert validate ARGS` in a new process under an address-space limit.
+
+    Returns the exit code, stdout + stderr, the wall time and the peak RSS in bytes.
+    """
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, "validate", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    with proc.stdout:
+        output = proc.stdout.read().decode("utf-8", "replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - started
+    # ru_maxrss is in kibibytes on Linux.
+    return proc.returncode, output, elapsed, usage.ru_maxrss * 1024
+
+
+def test_the_whole_corpus_in_one_process() -> None:
+    names = [case.path.name for case in CASES]
+    code, output, elapsed, rss = run_bounded(*names, cwd=CORPUS)
+    assert code == 2
+    missing = [case.name for case in CASES if not case.found_in(output, case.path.name)]
+    assert missing == [], output
+    assert "Traceback" not in output
+    assert elapsed < SECONDS_PER_CASE * 4
+    assert rss < MAX_RSS_BYTES
+
+
+# --- cases generated here: too large to keep ----------------------------------------------
+
+HEAD = ("version: 1\nname: big\nsources:\n  prom: {type: prometheus, url: http://x:9090}\n"
+        "checks:\n")
+
+
+def many_checks(count: int) -> str:
+    """`count` checks, every one with a broken query, an unknown name and an unknown source."""
+    check = ("  - id: c{i}\n    source: prom{i}\n    query: sum(rate(x[5m])\n"
+             "    fail: value > limit{i}\n")
+    return HEAD + "".join(check.format(i=i) for i in range(count))
+
+
+GENERATED = [
+    pytest.param("oversize.yaml", "# " + "x" * (1024 * 1024) + "\n", "1:1: $: ",
+                 "the limit for a policy is 1,048,576", id="a file over 1 MiB"),
+    pytest.param("many-checks.yaml", many_checks(9000), "7:13: checks[0].source: ",
+                 "unknown source 'prom0'", id="a megabyte of broken checks"),
+    pytest.param("many-schema-errors.yaml", many_checks(9000).replace("    fail:", "    gatee: 1\n"
+                 "    fail:"), "9:5: checks[0].gatee: ", "unknown key 'gatee'",
+                 id="a megabyte of checks with schema errors"),
+    pytest.param("late-syntax-error.yaml", many_checks(9000) + "  - [unclosed\n", "36007:1: $: ",
+                 "YAML syntax:", id="a syntax error at the end of a megabyte"),
+    pytest.param("deep-flow.yaml", "a: " + "[" * 100_000 + "]" * 100_000 + "\n", "1:",
+                 "nesting", id="flow collections nested 100,000 deep"),
+    pytest.param("deep-block.yaml", "".join("  " * i + f"k{i}:\n" for i in range(800)), "",
+                 "nesting deeper than 64 levels", id="block mappings nested 800 deep"),
+    pytest.param("long-query.yaml", HEAD + "  - {id: a, source: prom, query: 'sum("
+                 + "x" * 900_000 + "', fail: value > 1}\n", "6:", "unclosed left parenthesis",
+                 id="a query of 900 kB"),
+    pytest.param("merge-bomb.yaml", "a: &a {" + ", ".join(f"k{i}: {i}" for i in range(500))
+                 + "}\nb: &b {<<: [" + ", ".join(["*a"] * 450) + "]}\n"
+                 + "c: {<<: [" + ", ".join(["*b"] * 450) + "]}\n", "",
+                 "expands to more than 200,000 values", id="merge keys that multiply"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "where", "fragment"), GENERATED)
+def test_generated_cases_are_refused_in_bounded_time_and_memory(
+        tmp_path: Path, name: str, text: str, where: str, fragment: str) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    code, output, elapsed, rss = run_bounded(name, cwd=tmp_path)
+    assert code == 2, output[-2000:]
+    assert any(line.startswith(f"{name}:{where}") and fragment in line
+               for line in output.splitlines()), output[-2000:]
+    assert "Traceback" not in output
+    assert elapsed < SECONDS_PER_CASE
+    assert rss < MAX_RSS_BYTES
