@@ -14,6 +14,7 @@ records them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -67,3 +68,21 @@ class EvaluationError(GacertError):
 
 class OutputError(GacertError):
     """Results or reports could not be written or read."""
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what caused it, and what caused that (through exception groups).
+
+    Adapters use it to find the root cause (connection refused, a timeout, a
+    certificate) under the wrappers an HTTP or WebSocket library adds.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)

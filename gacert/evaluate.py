@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gacert.expressions import Expression, evaluate
+from gacert.formatting import format_value
 from gacert.policy import Check, ParamValue, Status
 from gacert.results import CheckResult, SeriesResult
 from gacert.sources.base import Fetched, Series
@@ -175,17 +176,6 @@ def _series_result(series: Series, value: float | None, status: Status,
                    keep_points: bool) -> SeriesResult:
     return SeriesResult(labels=dict(series.labels), value=value, status=status,
                         points=series.points if keep_points else None)
-
-
-def format_value(value: float | None, unit: str, precision: int) -> str:
-    if value is None:
-        return "N/A"
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = f"{value:,.{precision}f}"
-    return f"{text} {unit}".rstrip() if unit else text
 
 
 def _labels_text(labels: Mapping[str, str]) -> str:

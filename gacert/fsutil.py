@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory.
+@contextmanager
+def atomic_file(path: str) -> Iterator[BinaryIO]:
+    """A binary stream whose content replaces `path` only when the block succeeds.
 
-    The rename is atomic on POSIX, so readers see either the old file or the
-    new one; fsync first so that a power cut does not leave an empty file.
+    It writes a temporary file in the same directory and renames it into
+    place: the rename is atomic on POSIX, so readers see either the old file
+    or the new one, and fsync first so that a power cut leaves no empty file.
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".gacert-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)
@@ -25,3 +30,9 @@ def write_atomic(path: str, data: bytes) -> None:
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write `data` to `path` atomically (see `atomic_file`)."""
+    with atomic_file(path) as stream:
+        stream.write(data)

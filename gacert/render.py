@@ -12,7 +12,6 @@ rule expressions, which run sandboxed too.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import traceback
@@ -27,6 +26,7 @@ from markupsafe import Markup, escape
 
 from gacert import reportdata
 from gacert.errors import OutputError
+from gacert.formatting import format_value
 
 # Report kind -> built-in template. `html` is the page around the GA Day
 # report once it is rendered to HTML (see gacert.html).
@@ -45,27 +45,6 @@ _MARKDOWN_SPECIAL = re.compile(
     r"|<(?=[A-Za-z/!?])"                    # a tag or an autolink
     r"|&(?=[#A-Za-z])"                      # an entity reference
     r"|(?<=\{)\{|(?<=\})\}")                # the second brace of `{{` and `}}`
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):  # "NaN", "+Inf", "-Inf" in the document
-        return float(value.replace("Inf", "inf"))
-    return float(value)
-
-
-def format_value(value: Any, unit: str | None = "", precision: int = 2) -> str:
-    """A value for people: thousands separators, the check's precision, its unit."""
-    number = _number(value)
-    if number is None:
-        return "N/A"
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "+Inf" if number > 0 else "-Inf"
-    text = f"{number:,.{precision}f}"
-    return f"{text} {unit}" if unit else text
 
 
 def markdown_cell(text: Any) -> str:

@@ -10,10 +10,10 @@ from typing import Any
 import click
 
 from gacert.evaluate import Outcome
+from gacert.formatting import format_value
 from gacert.package import Package
 from gacert.plan import Plan, format_param
 from gacert.policy import Policy
-from gacert.render import format_value
 from gacert.run import RunOutput
 from gacert.verify import Verification
 from gacert.window import format_timestamp

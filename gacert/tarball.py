@@ -10,11 +10,12 @@ SHA-256 can itself be published.
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import tarfile
-import tempfile
 from collections.abc import Sequence
+from typing import BinaryIO
+
+from gacert.fsutil import atomic_file
 
 
 def _info(name: str, mtime: int, *, size: int = 0, directory: bool = False,
@@ -35,7 +36,7 @@ def _directories(names: Sequence[str]) -> list[str]:
     return sorted(found)
 
 
-def _write(stream: io.BufferedIOBase, root: str, files: Sequence[str], prefix: str,
+def _write(stream: BinaryIO, root: str, files: Sequence[str], prefix: str,
            mtime: int) -> None:
     # filename="" and mtime=0 keep the gzip header free of anything that varies.
     with gzip.GzipFile(filename="", mode="wb", fileobj=stream, mtime=0,
@@ -58,17 +59,6 @@ def write_tarball(path: str, root: str, files: Sequence[str], prefix: str, mtime
     place, so that large artifacts are never held in memory and a reader never
     sees half a tarball. Returns its size in bytes.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".gacert-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            _write(stream, root, files, prefix, mtime)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_file(path) as stream:
+        _write(stream, root, files, prefix, mtime)
     return os.path.getsize(path)

@@ -21,7 +21,7 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -29,8 +29,7 @@ from typing import Any, ClassVar
 import httpx
 
 from gacert import __version__
-from gacert.errors import SourceError
-from gacert.sources.base import Fetched, Query
+from gacert.errors import SourceError, exception_chain
 from gacert.sources.endpoint import (
     Tls,
     check_url,
@@ -41,8 +40,7 @@ from gacert.sources.endpoint import (
 from gacert.sources.paths import Path, PathError, format_path, parse_path, resolve
 from gacert.sources.probe import (
     Measured,
-    RunOnce,
-    answer,
+    NetworkProbe,
     bounded,
     count_by,
     ms,
@@ -104,36 +102,14 @@ class _Sample:
     detail: str = ""
 
 
-class HttpProbe:
+class HttpProbe(NetworkProbe[HttpConfig]):
     """Requests to one URL, measured; see the module docstring."""
 
     type_name: ClassVar[str] = "http"
 
-    def __init__(self, source_id: str, config: HttpConfig) -> None:
-        self._id = source_id
-        self._config = config
-        self._once: RunOnce[Measured] = RunOnce(self._measure)
-
     @classmethod
     def from_settings(cls, source_id: str, settings: Mapping[str, Any]) -> HttpProbe:
         return cls(source_id, read_config(Settings(settings)))
-
-    @property
-    def endpoint(self) -> str:
-        return self._config.endpoint
-
-    def __repr__(self) -> str:
-        return f"HttpProbe(id={self._id!r}, endpoint={self.endpoint!r})"
-
-    async def fetch(self, query: Query) -> Fetched:
-        return answer(self._label, query, await self._once.get())
-
-    async def aclose(self) -> None:
-        self._once.reset()
-
-    @property
-    def _label(self) -> str:
-        return f"http source {self._id!r} at {self.endpoint}"
 
     async def _measure(self) -> Measured:
         config = self._config
@@ -309,7 +285,7 @@ def _equal(found: Any, wanted: Any) -> bool:
 
 def classify(exc: BaseException) -> tuple[str, str]:
     """The failure cause of a transport error (one of FAILURE_CAUSES) and a short detail."""
-    for cause in _causes(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, ConnectionRefusedError):
             return "refused", "connection refused"
         if isinstance(cause, socket.gaierror):
@@ -328,18 +304,6 @@ def classify(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, httpx.ConnectError):
         return "connect", text
     return "error", f"{type(exc).__name__}: {text}"
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    pending = [exc]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
 
 
 # -- results ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from gacert.errors import SourceError
 from gacert.sources.base import Fetched, Query, Series
@@ -151,3 +151,45 @@ def count_by(causes: Sequence[str]) -> dict[str, int]:
     for cause in causes:
         counted[cause] = counted.get(cause, 0) + 1
     return dict(sorted(counted.items()))
+
+
+class _EndpointConfig(Protocol):
+    @property
+    def endpoint(self) -> str: ...  # the URL with credentials removed
+
+
+C = TypeVar("C", bound=_EndpointConfig)
+
+
+class NetworkProbe(Generic[C]):
+    """What the http and websocket probes share: a config with a redacted
+    endpoint, one measurement per run however many checks read it, and
+    answers picked from that measurement by each check's query.
+    Subclasses set `type_name` and implement `_measure`."""
+
+    type_name: ClassVar[str]
+
+    def __init__(self, source_id: str, config: C) -> None:
+        self._id = source_id
+        self._config = config
+        self._once: RunOnce[Measured] = RunOnce(self._measure)
+
+    @property
+    def endpoint(self) -> str:
+        return self._config.endpoint
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self._id!r}, endpoint={self.endpoint!r})"
+
+    async def fetch(self, query: Query) -> Fetched:
+        return answer(self._label, query, await self._once.get())
+
+    async def aclose(self) -> None:
+        self._once.reset()
+
+    @property
+    def _label(self) -> str:
+        return f"{self.type_name} source {self._id!r} at {self.endpoint}"
+
+    async def _measure(self) -> Measured:
+        raise NotImplementedError

@@ -17,7 +17,7 @@ import random
 import re
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -26,7 +26,7 @@ import httpx
 
 from gacert import __version__
 from gacert.durations import format_duration, parse_duration
-from gacert.errors import SourceError
+from gacert.errors import SourceError, exception_chain
 from gacert.sources.base import Fetched, Query, Series
 
 DEFAULT_TIMEOUT = 30.0
@@ -249,7 +249,7 @@ class PrometheusSource:
         raise self._error(f"answered {summary}; {_hint_for(status)}")
 
     def _transport_failure(self, exc: httpx.TransportError) -> _Transient | SourceError:
-        for cause in _causes(exc):
+        for cause in exception_chain(exc):
             if isinstance(cause, ConnectionRefusedError):
                 return _Transient("connection refused")
             if isinstance(cause, socket.gaierror):
@@ -480,20 +480,6 @@ def _hint_for(status: int) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 3] + "..."
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, what caused it, and what caused that (through exception groups)."""
-    pending, seen = [exc], set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        if isinstance(current, BaseExceptionGroup):
-            pending.extend(current.exceptions)
-        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
 
 
 def _parse_success(body: Any) -> Fetched:

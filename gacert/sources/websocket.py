@@ -47,7 +47,6 @@ from websockets.uri import parse_uri
 
 from gacert import __version__
 from gacert.errors import SourceError
-from gacert.sources.base import Fetched, Query
 from gacert.sources.endpoint import (
     Tls,
     check_url,
@@ -57,8 +56,7 @@ from gacert.sources.endpoint import (
 )
 from gacert.sources.probe import (
     Measured,
-    RunOnce,
-    answer,
+    NetworkProbe,
     bounded,
     count_by,
     ms,
@@ -126,36 +124,14 @@ class _Reconnect:
         return None if self.up is None else self.up - self.began
 
 
-class WebSocketProbe:
+class WebSocketProbe(NetworkProbe[WsConfig]):
     """Reconnect test of one WebSocket endpoint; see the module docstring."""
 
     type_name: ClassVar[str] = "websocket"
 
-    def __init__(self, source_id: str, config: WsConfig) -> None:
-        self._id = source_id
-        self._config = config
-        self._once: RunOnce[Measured] = RunOnce(self._measure)
-
     @classmethod
     def from_settings(cls, source_id: str, settings: Mapping[str, Any]) -> WebSocketProbe:
         return cls(source_id, read_config(Settings(settings)))
-
-    @property
-    def endpoint(self) -> str:
-        return self._config.endpoint
-
-    def __repr__(self) -> str:
-        return f"WebSocketProbe(id={self._id!r}, endpoint={self.endpoint!r})"
-
-    async def fetch(self, query: Query) -> Fetched:
-        return answer(self._label, query, await self._once.get())
-
-    async def aclose(self) -> None:
-        self._once.reset()
-
-    @property
-    def _label(self) -> str:
-        return f"websocket source {self._id!r} at {self.endpoint}"
 
     async def _measure(self) -> Measured:
         started_at = now()
