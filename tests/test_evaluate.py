@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from gacert.evaluate import Outcome, evaluate_check, format_value
+from gacert.evaluate import Outcome, evaluate_check
 from gacert.expressions import compile_expression
+from gacert.formatting import format_value
 from gacert.policy import Check, ParamValue, Rules, Status
 from gacert.results import CheckResult, json_number, verdict
 from gacert.sources.base import Fetched, Series
