@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 from gacert import __version__
 from gacert.artifacts import Artifact, collect_artifacts
 from gacert.errors import OutputError, UsageError
-from gacert.fsutil import write_atomic
+from gacert.fsutil import atomic_file, write_atomic
 from gacert.html import render_html
 from gacert.manifest import (
     MANIFEST_NAME,
@@ -250,19 +249,8 @@ def _copy(source: str, output_dir: str, name: str) -> str:
     target = os.path.join(output_dir, name)
     if os.path.exists(target) and os.path.samefile(source, target):
         return name
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".gacert-", suffix=".tmp",
-                                         dir=os.path.dirname(target))
-    try:
-        with os.fdopen(handle, "wb") as stream, open(source, "rb") as original:
-            shutil.copyfileobj(original, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_file(target) as stream, open(source, "rb") as original:
+        shutil.copyfileobj(original, stream)
     return name
 
 
