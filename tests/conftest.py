@@ -10,7 +10,7 @@ Prometheus on a copy of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -18,11 +18,9 @@ from gacert.demo import gaday
 from gacert.demo.prometheus import PrometheusServer, build_dataset, find_binary
 from gacert.demo.servers import (
     DemoServers,
-    HttpBehaviour,
     HttpServer,
     RawTcpServer,
     WebSocketServer,
-    WsBehaviour,
 )
 
 
@@ -59,46 +57,38 @@ def demo_servers() -> Iterator[DemoServers]:
         yield servers
 
 
-@pytest.fixture
-def ws_server() -> Iterator[Callable[..., WebSocketServer]]:
-    """Start WebSocket servers told how to misbehave; all stop after the test."""
-    started: list[WebSocketServer] = []
+S = TypeVar("S", WebSocketServer, HttpServer, RawTcpServer)
 
-    def start(behaviour: WsBehaviour | None = None, **options: Any) -> WebSocketServer:
-        server = WebSocketServer(behaviour, **options).start()
+
+def _starter(make: Callable[..., S]) -> Iterator[Callable[..., S]]:
+    """Yield a function that starts servers made by `make`; stop them all afterwards."""
+    started: list[S] = []
+
+    def start(*args: Any, **options: Any) -> S:
+        server = make(*args, **options).start()
         started.append(server)
         return server
 
-    yield start
-    for server in started:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def ws_server() -> Iterator[Callable[..., WebSocketServer]]:
+    """Start WebSocket servers told how to misbehave (a WsBehaviour); all stop after the test."""
+    yield from _starter(WebSocketServer)
 
 
 @pytest.fixture
 def http_server() -> Iterator[Callable[..., HttpServer]]:
-    """Start HTTP servers told how to answer; all stop after the test."""
-    started: list[HttpServer] = []
-
-    def start(behaviour: HttpBehaviour | None = None) -> HttpServer:
-        server = HttpServer(behaviour).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+    """Start HTTP servers told how to answer (an HttpBehaviour); all stop after the test."""
+    yield from _starter(HttpServer)
 
 
 @pytest.fixture
-def raw_server() -> Iterator[Callable[[str], RawTcpServer]]:
+def raw_server() -> Iterator[Callable[..., RawTcpServer]]:
     """Start TCP servers that stall, answer garbage or drop; all stop after the test."""
-    started: list[RawTcpServer] = []
-
-    def start(mode: str) -> RawTcpServer:
-        server = RawTcpServer(mode).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+    yield from _starter(RawTcpServer)
