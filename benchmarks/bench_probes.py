@@ -26,8 +26,8 @@ import httpx
 from websockets.asyncio.client import connect
 
 from gacert.demo.servers import HttpBehaviour, HttpServer, WebSocketServer, WsBehaviour
+from gacert.model import Fetched, Query
 from gacert.sources import source_factory
-from gacert.sources.base import Fetched, Query
 from gacert.sources.probe import percentile
 
 DELAYS_MS = (0, 50, 200)

@@ -30,10 +30,10 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from gacert.html import render_html
-from gacert.package import PackageOptions, write_package
-from gacert.pdf import write_pdf
-from gacert.render import render_email, render_ga_day, render_markdown
+from gacert.package.build import PackageOptions, write_package
+from gacert.report.html import render_html
+from gacert.report.pdf import write_pdf
+from gacert.report.render import render_email, render_ga_day, render_markdown
 
 START = 1736899200  # 2025-01-15T00:00:00Z
 TAGS = ("slo", "latency", "drift", "resources", "alerts", "kubernetes", "traffic", "websocket",

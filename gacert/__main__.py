@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gacert.cli import main
+from gacert.cli.main import main
 
 if __name__ == "__main__":
     main()

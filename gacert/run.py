@@ -15,23 +15,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from gacert.evaluate import Outcome, evaluate_check
-from gacert.fetch import build_sources, fetch
-from gacert.package import Package, PackageOptions, check_options, write_package
-from gacert.params import resolve_params
-from gacert.plan import Plan, build_plan
-from gacert.policy import Policy
-from gacert.render import Templates, check_templates
-from gacert.results import (
-    RunResult,
-    SourceInfo,
-    Timings,
-    to_document,
-    verdict,
-    write_results,
-)
-from gacert.validate import load_policy
-from gacert.window import format_timestamp, resolve_window
+from gacert.engine.evaluate import evaluate_check
+from gacert.engine.fetch import build_sources, fetch
+from gacert.engine.plan import Plan, build_plan
+from gacert.engine.results import to_document, verdict, write_results
+from gacert.engine.window import resolve_window
+from gacert.model import Outcome, Policy, RunResult, SourceInfo, Timings
+from gacert.package.build import Package, PackageOptions, check_options, write_package
+from gacert.policy.load import load_policy
+from gacert.policy.params import resolve_params
+from gacert.report.render import Templates, check_templates
+from gacert.timestamps import format_timestamp
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from gacert.model import Fetched, Query
 from gacert.sources import source_factory
-from gacert.sources.base import Fetched, Query, Source
+from gacert.sources.base import Source
 
 NOW = datetime.now(UTC)
 

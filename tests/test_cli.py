@@ -104,7 +104,7 @@ def test_plan_shows_rendered_queries() -> None:
 def test_validate_imports_no_network_or_template_libraries() -> None:
     script = (
         "import sys\n"
-        "from gacert.cli import cli\n"
+        "from gacert.cli.main import cli\n"
         "try:\n"
         f"    cli.main(['validate', {GA_POLICY!r}], standalone_mode=False)\n"
         "except SystemExit:\n"
@@ -139,7 +139,7 @@ def test_a_regular_install_carries_schemas_and_templates(tmp_path: Path) -> None
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = ("import gacert, sys; print(gacert.__file__); "
-             "from gacert.cli import main; sys.argv = ['gacert', 'validate', "
+             "from gacert.cli.main import main; sys.argv = ['gacert', 'validate', "
              f"{GA_POLICY!r}]; main()")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(target)},

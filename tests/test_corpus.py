@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gacert.cli import cli
+from gacert.cli.main import cli
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 KINDS = ("yaml", "type", "key", "promql", "expr", "source", "ref", "bomb", "binary", "empty",

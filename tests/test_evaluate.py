@@ -1,4 +1,4 @@
-"""gacert.evaluate and the verdict: statuses, reductions, precedence, reasons."""
+"""gacert.engine.evaluate and the verdict: statuses, reductions, precedence, reasons."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from gacert.evaluate import Outcome, evaluate_check
-from gacert.expressions import compile_expression
+from gacert.engine.evaluate import evaluate_check
+from gacert.engine.results import json_number, verdict
 from gacert.formatting import format_value
-from gacert.policy import Check, ParamValue, Rules, Status
-from gacert.results import CheckResult, json_number, verdict
-from gacert.sources.base import Fetched, Series
+from gacert.model import Check, CheckResult, Fetched, Outcome, ParamValue, Rules, Series, Status
+from gacert.policy.expressions import compile_expression
 
 NAN = math.nan
 INF = math.inf

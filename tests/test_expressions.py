@@ -1,4 +1,4 @@
-"""gacert.expressions: what a rule may say, what it may not, and that it cannot hang."""
+"""gacert.policy.expressions: what a rule may say, what it may not, and that it cannot hang."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from simpleeval import (
     NameNotDefined,
 )
 
-from gacert.expressions import (
+from gacert.policy.expressions import (
     MAX_EXPRESSION_CHARS,
     ExpressionSyntaxError,
     compile_expression,
@@ -182,7 +182,7 @@ def test_huge_strings_are_refused(text: str) -> None:
 
 ROUND_PROBE = textwrap.dedent("""\
     import time
-    from gacert.expressions import compile_expression, evaluate
+    from gacert.policy.expressions import compile_expression, evaluate
     expression = compile_expression("round(7, -30000000)")
     started = time.perf_counter()
     try:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sample_results import sample_results
 
-from gacert.html import render_html
-from gacert.render import render_ga_day
+from gacert.report.html import render_html
+from gacert.report.render import render_ga_day
 
 WIDTH, HEIGHT = 1200, 1600
 

@@ -17,14 +17,14 @@ import pytest
 from click.testing import CliRunner
 from sample_results import POLICY_TEXT, RESULTS_SCHEMA, sample_results, write_results
 
-from gacert.cli import cli, spread_artifacts
+from gacert.cli.main import cli, spread_artifacts
+from gacert.cli.summary import print_package
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer, free_port
 from gacert.demo.servers import DemoServers
 from gacert.errors import OutputError, UsageError
-from gacert.package import Package, PackageOptions, write_package
-from gacert.summary import print_package
-from gacert.verify import verify
+from gacert.package.build import Package, PackageOptions, write_package
+from gacert.package.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 GA_POLICY = ROOT / "policies" / "ga.yaml"

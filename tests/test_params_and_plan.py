@@ -1,4 +1,4 @@
-"""gacert.params (--set, ${VAR:-default}) and gacert.plan (query variables)."""
+"""gacert.policy.params (--set, ${VAR:-default}) and gacert.engine.plan (query variables)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from gacert.engine.plan import build_plan
 from gacert.errors import UsageError
-from gacert.params import closest, env_syntax_errors, interpolate_env, resolve_params
-from gacert.plan import build_plan, format_param, query_variable_names, render_query
-from gacert.policy import Param, ParamValue
-from gacert.validate import load_policy
-from gacert.window import Window
+from gacert.model import Param, ParamValue, Window
+from gacert.policy.load import load_policy
+from gacert.policy.params import closest, env_syntax_errors, interpolate_env, resolve_params
+from gacert.policy.variables import format_param, query_variable_names, render_query
 
 DEFAULTS: dict[str, ParamValue] = {"replicas": 3, "target": 99.9, "strict": True, "job": "tars"}
 PARAMS = {name: Param(name, default) for name, default in DEFAULTS.items()}

@@ -16,7 +16,7 @@ import pytest
 
 from gacert.demo.servers import WebSocketServer, WsBehaviour
 from gacert.errors import PolicyError
-from gacert.validate import load_policy
+from gacert.policy.load import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 WS_HEALTH = str(ROOT / "policies" / "websocket-health.yaml")
@@ -168,7 +168,7 @@ def test_every_documented_source_type_has_an_example() -> None:
 def test_the_documented_source_examples_are_valid(example: dict[str, Any]) -> None:
     from jsonschema import Draft202012Validator
 
-    from gacert.validate import policy_schema
+    from gacert.policy.load import policy_schema
 
     document = {"version": 1, "name": "docs", "sources": example["sources"],
                 "checks": example.get("checks") or [{"id": "c", "source": next(

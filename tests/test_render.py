@@ -11,10 +11,11 @@ import jsonschema
 import pytest
 from sample_results import HOSTILE_LABELS, RESULTS_SCHEMA, START, sample_results
 
-from gacert.charts import build_charts
 from gacert.errors import OutputError
-from gacert.html import markdown_to_html, render_html
-from gacert.render import (
+from gacert.policy.thresholds import thresholds
+from gacert.report.charts import build_charts
+from gacert.report.html import markdown_to_html, render_html
+from gacert.report.render import (
     Templates,
     code_fence,
     markdown_cell,
@@ -23,7 +24,6 @@ from gacert.render import (
     render_markdown,
     resolve_templates,
 )
-from gacert.thresholds import thresholds
 
 # The section headings of the seed's GA_DAY_REPORT, in its order.
 SEED_SECTIONS = [

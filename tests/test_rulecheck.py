@@ -1,4 +1,4 @@
-"""gacert.rulecheck: what rules reveal before a run, and the sets of values they match.
+"""gacert.policy.rulecheck: what rules reveal before a run, and the sets of values they match.
 
 The property tests compare the exact value sets with what the evaluator
 says at sample points (every bound, between bounds, the infinities), and
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gacert.expressions import compile_expression, evaluate
-from gacert.rulecheck import (
+from gacert.policy.expressions import compile_expression, evaluate
+from gacert.policy.rulecheck import (
     EVERYTHING,
     NOTHING,
     Interval,
@@ -123,7 +123,7 @@ def test_every_threshold_warning_is_true(chosen: dict[str, str]) -> None:
 
 
 def decide(matched: dict[str, bool]) -> str:
-    """The status rules give, in the order gacert.evaluate applies them."""
+    """The status rules give, in the order gacert.engine.evaluate applies them."""
     if matched.get("fail"):
         return "fail"
     if matched.get("warn"):

@@ -2,7 +2,7 @@
 
 - `schemas/policy.schema.json` is a valid Draft 2020-12 schema, and it is the
   very file `gacert validate` checks against;
-- the fast check (`gacert.quickschema`) gives jsonschema's verdict on the
+- the fast check (`gacert.policy.quickschema`) gives jsonschema's verdict on the
   corpus, the shipped policies and random mutations, and knows every keyword
   the schema uses, so that a valid file never needs jsonschema;
 - check-jsonschema, as an editor or a CI job would run it on the published
@@ -27,9 +27,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from policy_mutations import VALID_DATA, data_mutation
 
-from gacert import quickschema
-from gacert.validate import policy_schema
-from gacert.yamlsource import YamlLoadError, load_yaml
+from gacert.policy import quickschema
+from gacert.policy.load import policy_schema
+from gacert.policy.yamlsource import YamlLoadError, load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schemas" / "policy.schema.json"

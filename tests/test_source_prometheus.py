@@ -31,7 +31,7 @@ import pytest
 
 from gacert.demo.prometheus import PrometheusServer, backfill, free_port
 from gacert.errors import SourceError
-from gacert.sources.base import Fetched, Query
+from gacert.model import Fetched, Query
 from gacert.sources.prometheus import PrometheusSource
 
 T0 = datetime(2025, 1, 15, 0, 0, tzinfo=UTC)  # 1736899200

@@ -1,4 +1,4 @@
-"""gacert.validate: every problem of a policy file, located at the node at fault."""
+"""gacert.policy.load: every problem of a policy file, located at the node at fault."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gacert.errors import PolicyError, Problem
-from gacert.policy import Policy
-from gacert.validate import check_policy_file, load_policy
+from gacert.model import Policy
+from gacert.policy.load import check_policy_file, load_policy
 
 # Line numbers in the tests below refer to this text (and to its mutations).
 BASE = """\
@@ -509,7 +509,7 @@ def test_a_template_path_is_relative_to_the_policy_file(tmp_path: Path) -> None:
 def test_the_command_prints_warnings_and_exits_0(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from gacert.cli import cli
+    from gacert.cli.main import cli
 
     path = tmp_path / "policy.yaml"
     path.write_text(mutate(("fail: value > 1000", "fail: value > 1000\n    warn: value > 2000")),
@@ -532,7 +532,7 @@ def test_validating_a_valid_policy_imports_no_heavy_package() -> None:
     # The speed of the pre-commit hook rests on this: jsonschema is imported
     # only to explain an invalid file, Jinja2 only for a policy's own templates.
     root = Path(__file__).resolve().parent.parent
-    script = ("import sys\nfrom gacert.cli import main\n"
+    script = ("import sys\nfrom gacert.cli.main import main\n"
               f"sys.argv = ['gacert', 'validate', {str(root / 'policies' / 'ga.yaml')!r}]\n"
               "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
               "heavy = {'jsonschema', 'jinja2', 'httpx', 'websockets', 'importlib_resources'}\n"

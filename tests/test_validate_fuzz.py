@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy_mutations import VALID_POLICY, data_mutation, dump, text_mutation
 
-from gacert.cli import cli
+from gacert.cli.main import cli
 from gacert.errors import Problem
-from gacert.policy import Policy
-from gacert.validate import check_policy_bytes
+from gacert.model import Policy
+from gacert.policy.load import check_policy_bytes
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sample_results import write_results
 
-from gacert.package import PackageOptions, write_package
-from gacert.verify import verify
+from gacert.package.build import PackageOptions, write_package
+from gacert.package.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 Members = dict[str, bytes]

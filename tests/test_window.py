@@ -1,4 +1,4 @@
-"""gacert.window and gacert.durations: the evaluation window and its variables."""
+"""gacert.engine.window and gacert.durations: the evaluation window and its variables."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ from typing import Any
 import pytest
 
 from gacert.durations import format_duration, parse_duration
+from gacert.engine.window import MAX_POINTS, resolve_window
 from gacert.errors import UsageError
-from gacert.window import (
-    MAX_POINTS,
-    WINDOW_VARIABLES,
-    Window,
-    format_timestamp,
-    parse_timestamp,
-    resolve_window,
-)
+from gacert.model import WINDOW_VARIABLES, Window
+from gacert.timestamps import format_timestamp, parse_timestamp
 
 NOW = datetime(2025, 1, 15, 12, 30, 45, 678000, tzinfo=UTC)
 DAY = 86400.0

@@ -1,4 +1,4 @@
-"""gacert.yamlsource: loading with positions, and refusing what a policy never needs."""
+"""gacert.policy.yamlsource: loading with positions, and refusing what a policy never needs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 
 from gacert.errors import Problem
-from gacert.yamlsource import MAX_FILE_BYTES, Located, YamlLoadError, format_path, load_yaml
+from gacert.policy.yamlsource import MAX_FILE_BYTES, Located, YamlLoadError, format_path, load_yaml
 
 FILE = "policy.yaml"
 

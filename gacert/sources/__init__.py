@@ -1,5 +1,7 @@
-"""The registry of source types: one literal dict of built-ins, plus an entry
-point group for third-party adapters.
+"""Sources: the registry of source types (one literal dict of built-ins, plus an
+entry point group for third-party adapters) and the public API for adapter
+authors, listed in `__all__`: the `Source` protocol, the data it receives and
+returns, and the error it raises. Everything else in this package is internal.
 
 Types are looked up by name and imported only when a run needs them, so that
 `gacert validate` can list and check types without importing httpx.
@@ -11,7 +13,15 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from gacert.sources.base import SourceFactory
+from gacert.errors import SourceError
+from gacert.model import Fetched, Query, Series
+from gacert.sources.base import Source, SourceFactory
+
+__all__ = [
+    "BUILTIN_SOURCES", "ENTRY_POINT_GROUP", "Fetched", "Query", "Series", "Source",
+    "SourceError", "SourceFactory", "SourceType", "known_source_types", "source_factory",
+    "source_type",
+]
 
 ENTRY_POINT_GROUP = "gacert.sources"
 

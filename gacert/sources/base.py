@@ -9,49 +9,13 @@ can act on; the fetch stage records that as the check's `error`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Protocol
 
-Mode = Literal["instant", "range"]
+# The data a source receives and returns lives with the other types that cross
+# stages; it is re-exported here because it is half of the adapter contract.
+from gacert.model import Fetched, Mode, Query, Series
 
-
-@dataclass(frozen=True)
-class Query:
-    """What one check asks of its source, fully rendered for the window."""
-
-    check_id: str
-    text: str  # the query after params and window variables were substituted
-    mode: Mode
-    start: datetime  # timezone-aware UTC
-    end: datetime  # timezone-aware UTC; instant queries are evaluated here
-    step_seconds: float  # resolution of range queries
-
-
-@dataclass(frozen=True)
-class Series:
-    """One labelled time series: for an instant query, a single point."""
-
-    labels: Mapping[str, str]
-    points: tuple[tuple[float, float], ...]  # (unix seconds, value); NaN and +-Inf kept
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A source's answer to one query.
-
-    Query sources (Prometheus) return series only. Probe sources (http,
-    websocket, command, file) also return their `measurements`: named values
-    (numbers, or mappings of numbers such as `latency.p99`) that rule
-    expressions may read by name, and `evidence`: JSON-able raw data (samples,
-    failures by cause) recorded in the results for auditors.
-    """
-
-    series: tuple[Series, ...]
-    warnings: tuple[str, ...] = field(default=())
-    measurements: Mapping[str, Any] = field(default_factory=dict)
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-
+__all__ = ["Fetched", "Mode", "Query", "Series", "Source", "SourceFactory"]
 
 class Source(Protocol):
     """A data source adapter, registered by its `type_name`."""

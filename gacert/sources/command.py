@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from gacert.errors import SourceError
-from gacert.sources.base import Fetched, Query
+from gacert.model import Fetched, Query
 from gacert.sources.endpoint import redact_url
 from gacert.sources.probe import Measured, RunOnce, answer, ms, now, timestamp
 from gacert.sources.settings import Settings

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import yaml
 
 from gacert.errors import SourceError
-from gacert.sources.base import Fetched, Query, Series
+from gacert.model import Fetched, Query, Series
 from gacert.sources.probe import RunOnce, now, number_at, timestamp
 from gacert.sources.settings import Settings
 

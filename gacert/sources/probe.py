@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from gacert.errors import SourceError
-from gacert.sources.base import Fetched, Query, Series
+from gacert.model import Fetched, Query, Series
 from gacert.sources.paths import PathError, as_number, leaf_paths, parse_path, resolve
 
 T = TypeVar("T")

@@ -27,7 +27,7 @@ import httpx
 from gacert import __version__
 from gacert.durations import format_duration, parse_duration
 from gacert.errors import SourceError, exception_chain
-from gacert.sources.base import Fetched, Query, Series
+from gacert.model import Fetched, Query, Series
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3

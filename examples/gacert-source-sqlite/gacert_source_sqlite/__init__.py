@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from gacert.errors import SourceError
-from gacert.sources.base import Fetched, Query, Series
+from gacert.model import Fetched, Query, Series
 
 MAX_ROWS = 10_000
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from gacert.errors import UsageError
-from gacert.manifest import unsafe_reason
+from gacert.package.manifest import unsafe_reason
 
 ARTIFACTS_DIR = "artifacts"
 

@@ -2,7 +2,7 @@
 
 All layout lives in the Jinja2 templates of `report_templates/`; this module
 hands them the results document, the filters that format and escape values,
-and the helpers of `gacert.reportdata`. A policy may replace any built-in
+and the helpers of `gacert.report.reportdata`. A policy may replace any built-in
 template by kind (`report.templates` in the policy); the results document
 records which files those were, so that re-rendering finds them again.
 
@@ -25,12 +25,12 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
-from gacert import reportdata
 from gacert.errors import OutputError
 from gacert.formatting import format_value
+from gacert.report import reportdata
 
 # Report kind -> built-in template. `html` is the page around the GA Day
-# report once it is rendered to HTML (see gacert.html).
+# report once it is rendered to HTML (see gacert.report.html).
 BUILTIN_TEMPLATES = {"report": "report.md.j2", "ga_day": "ga_day.md.j2",
                      "html": "ga_day.html.j2", "email": "email.txt.j2"}
 BUILTIN_PREFIX = "builtin/"
@@ -220,6 +220,16 @@ def check_templates(templates: Templates) -> None:
         except jinja2.TemplateNotFound as exc:
             raise OutputError(f"report template {name}: template {exc.name!r} not found"
                               ) from None
+
+
+def template_problem(kind: str, path: str) -> str:
+    """Why the template at `path` cannot render reports of `kind`, or "" (for
+    `gacert validate`, which hands this to the policy stage)."""
+    try:
+        check_templates(Templates({kind: path}))
+    except OutputError as exc:
+        return f"template does not compile: {exc}"
+    return ""
 
 
 def _template_frame(exc: BaseException, template_files: set[str]) -> str | None:

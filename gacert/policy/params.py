@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gacert.errors import UsageError
-from gacert.policy import Param, ParamValue
+from gacert.model import Param, ParamValue
 
 # `$$` is a literal dollar; `${NAME}` or `${NAME:-default}` reads the environment.
 ENV_REFERENCE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")

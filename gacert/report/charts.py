@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gacert.reportdata import SEVERITY
-from gacert.thresholds import Threshold, thresholds
-from gacert.window import parse_timestamp
+from gacert.policy.thresholds import Threshold, thresholds
+from gacert.report.reportdata import SEVERITY
+from gacert.timestamps import parse_timestamp
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 70, 28, 14, 34  # margins around the plot, for tick labels

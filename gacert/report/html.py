@@ -24,8 +24,8 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markupsafe import Markup
 
-from gacert.charts import Chart, build_charts
-from gacert.render import STATUS_BADGES, Templates, complete, render_template
+from gacert.report.charts import Chart, build_charts
+from gacert.report.render import STATUS_BADGES, Templates, complete, render_template
 
 CHART_FENCE = "gacert-chart"
 # Chart markers in the rendered body. Data cannot produce one: every `<` from

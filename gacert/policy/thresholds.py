@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from gacert.expressions import ExpressionSyntaxError, compile_expression, evaluate
+from gacert.policy.expressions import ExpressionSyntaxError, compile_expression, evaluate
 
 RULE_ORDER = ("fail", "warn", "pass")
 _VALUE_NAMES = {"value", "labels", "series_count"}

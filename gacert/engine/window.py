@@ -3,62 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from gacert.durations import DURATION_HINT, format_duration, parse_duration
+from gacert.durations import DURATION_HINT, parse_duration
 from gacert.errors import UsageError
+from gacert.model import Window
+from gacert.timestamps import parse_timestamp
 
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
 
 
-@dataclass(frozen=True)
-class Window:
-    """A closed interval [start, end] in UTC and the resolution of range queries."""
 
-    start: datetime
-    end: datetime
-    step_seconds: float
-    scrape_interval_seconds: float
-
-    @property
-    def duration_seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
-
-    def variables(self) -> dict[str, str]:
-        """Window variables by name (without `$`), as Grafana users know them."""
-        range_s = self.duration_seconds
-        step = self.step_seconds
-        rate_interval = max(step + self.scrape_interval_seconds, 4 * self.scrape_interval_seconds)
-        return {
-            "__range": f"{round(range_s)}s",
-            "__range_s": str(round(range_s)),
-            "__range_ms": str(round(range_s * 1000)),
-            "__interval": format_duration(step),
-            "__interval_s": str(round(step)),
-            "__interval_ms": str(round(step * 1000)),
-            "__rate_interval": format_duration(rate_interval),
-            "__from": str(round(self.start.timestamp() * 1000)),
-            "__to": str(round(self.end.timestamp() * 1000)),
-        }
-
-
-WINDOW_VARIABLES = tuple(
-    Window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UTC), 60, 15).variables()
-)
-
-
-def parse_timestamp(text: str, option: str) -> datetime:
-    """An RFC 3339 timestamp with a time zone, converted to UTC."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not an RFC 3339 timestamp "
-                         "(e.g. 2025-01-15T00:00:00Z)") from None
-    if moment.tzinfo is None:
-        raise UsageError(f"{option} {text!r} has no time zone; add Z or an offset such as +02:00")
-    return moment.astimezone(UTC)
 
 
 def _duration(text: str, option: str) -> timedelta:
@@ -105,9 +61,3 @@ def resolve_window(*, start: str | None, end: str | None, duration: str | None,
     return Window(begin, finish, float(step), scrape_interval_seconds)
 
 
-def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with a `Z`, to the second (or millisecond when needed)."""
-    moment = moment.astimezone(UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -15,11 +15,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gacert.expressions import Expression, evaluate
 from gacert.formatting import format_value
-from gacert.policy import Check, ParamValue, Status
-from gacert.results import CheckResult, SeriesResult
-from gacert.sources.base import Fetched, Series
+from gacert.model import (
+    Check,
+    CheckResult,
+    Expression,
+    Outcome,
+    ParamValue,
+    Series,
+    SeriesResult,
+    Status,
+)
+from gacert.policy.expressions import evaluate
 
 # Worst first: when series are evaluated one by one, the worst status wins.
 SEVERITY: dict[Status, int] = {"fail": 4, "error": 3, "no_data": 2, "warn": 1, "pass": 0}
@@ -40,15 +47,6 @@ REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
     "p50": _quantile(0.50), "p90": _quantile(0.90), "p95": _quantile(0.95),
     "p99": _quantile(0.99),
 }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the fetch stage got for one check: data, or the error sentence."""
-
-    fetched: Fetched | None
-    error: str | None
-    seconds: float
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ from typing import Any
 
 import click
 
-from gacert.evaluate import Outcome
+from gacert.engine.plan import Plan
 from gacert.formatting import format_value
-from gacert.package import Package
-from gacert.plan import Plan, format_param
-from gacert.policy import Policy
+from gacert.model import Outcome, Policy
+from gacert.package.build import Package
+from gacert.package.verify import Verification
+from gacert.policy.variables import format_param
 from gacert.run import RunOutput
-from gacert.verify import Verification
-from gacert.window import format_timestamp
+from gacert.timestamps import format_timestamp
 
 LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA", "error": "ERROR"}
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no_data": "magenta",

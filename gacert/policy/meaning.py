@@ -13,35 +13,36 @@ is intact when no schema error lies at or below it.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gacert import promql
 from gacert.durations import parse_duration
 from gacert.errors import Problem
-from gacert.expressions import (
-    CHECK_NAMES,
-    CONSTANTS,
-    FUNCTIONS,
-    Expression,
-    ExpressionSyntaxError,
-    compile_expression,
-    unknown_names,
-)
-from gacert.params import closest, env_syntax_errors
-from gacert.plan import format_param, query_variable_names, render_query
-from gacert.policy import (
+from gacert.model import (
     DEFAULT_SCRAPE_INTERVAL,
     DEFAULT_STEP,
     DEFAULT_WINDOW,
     OTHER_SECTION_ID,
+    WINDOW_VARIABLES,
+    Expression,
+    Window,
 )
-from gacert.rulecheck import Finding, Scope, expression_errors, threshold_findings
+from gacert.policy import promql
+from gacert.policy.expressions import (
+    CHECK_NAMES,
+    CONSTANTS,
+    FUNCTIONS,
+    ExpressionSyntaxError,
+    compile_expression,
+    unknown_names,
+)
+from gacert.policy.params import closest, env_syntax_errors
+from gacert.policy.rulecheck import Finding, Scope, expression_errors, threshold_findings
+from gacert.policy.variables import format_param, query_variable_names, render_query
+from gacert.policy.yamlsource import Located, PathKey
 from gacert.sources import BUILTIN_SOURCES, SourceType, known_source_types, source_type
 from gacert.sources.paths import PathError, parse_path
-from gacert.window import WINDOW_VARIABLES, Window
-from gacert.yamlsource import Located, PathKey
 
 RULE_NAMES = ("pass", "warn", "fail")
 # Settings of the built-in source types that are durations.
@@ -51,14 +52,20 @@ MAX_TEMPLATE_BYTES = 1024 * 1024
 # "Did you mean" hints cost a fuzzy match each; a file with thousands of
 # faults (generated, or garbage) gets hints for the first ones only.
 HINT_BUDGET = 200
+# (report kind, template path) -> why it does not compile, or "".
+TemplateCheck = Callable[[str, str], str]
 MAX_HINT_CANDIDATES = 2000
 
 
 class MeaningChecker:
     """Checks what the schema cannot: references, expressions, queries, durations."""
 
-    def __init__(self, doc: Located, damaged: Iterable[PathKey] = ()) -> None:
+    def __init__(self, doc: Located, damaged: Iterable[PathKey] = (),
+                 template_check: TemplateCheck | None = None) -> None:
         self.doc = doc
+        # Compiling a report template needs the report stage's Jinja2 environment;
+        # the caller (the CLI) hands that check in, so this stage never imports it.
+        self.template_check = template_check
         self.data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
         # Every path at or above a schema error: a part is intact when it is not one.
         self.damaged = {bad[:end] for bad in damaged for end in range(len(bad) + 1)}
@@ -364,25 +371,19 @@ class MeaningChecker:
         for kind, path in templates.items():
             here: PathKey = ("report", "templates", kind)
             if self.intact(here) and isinstance(path, str):
-                message = template_problem(kind, os.path.join(base, path))
+                message = template_problem(kind, os.path.join(base, path),
+                                           self.template_check)
                 if message:
                     self.add(here, message)
 
 
-def template_problem(kind: str, path: str) -> str:
+def template_problem(kind: str, path: str, template_check: TemplateCheck | None) -> str:
     """Why the template file at `path` cannot render reports of `kind`, or ""."""
     if not os.path.isfile(path):
         return f"template file {path} does not exist"
     if os.path.getsize(path) > MAX_TEMPLATE_BYTES:
         return f"template file {path} is larger than {MAX_TEMPLATE_BYTES:,} bytes"
-    # Jinja2 is imported only for policies that name their own templates.
-    from gacert.errors import OutputError
-    from gacert.render import Templates, check_templates
-    try:
-        check_templates(Templates({kind: path}))
-    except OutputError as exc:
-        return f"template does not compile: {exc}"
-    return ""
+    return template_check(kind, path) if template_check is not None else ""
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gacert.thresholds import thresholds
+from gacert.policy.thresholds import thresholds
 
 # Worst first, as a check with `series: each` ranks its series.
 SEVERITY = ("fail", "error", "no_data", "warn", "pass")

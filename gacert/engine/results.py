@@ -9,83 +9,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from gacert import __version__
 from gacert.errors import OutputError
 from gacert.fsutil import write_atomic
-from gacert.policy import Policy, Status
-from gacert.window import Window, format_timestamp
+from gacert.model import CheckResult, RunResult, SeriesResult, Status, Verdict
+from gacert.timestamps import format_timestamp
 
 RESULTS_SCHEMA_VERSION = 1
-Verdict = str  # "pass" | "warn" | "fail" | "error"
 EXIT_CODES: dict[Verdict, int] = {"pass": 0, "warn": 0, "fail": 1, "error": 3}
 STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "no_data", "error")
-
-
-@dataclass(frozen=True)
-class SeriesResult:
-    labels: Mapping[str, str]
-    value: float | None
-    status: Status
-    points: tuple[tuple[float, float], ...] | None  # range checks only
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    id: str
-    title: str
-    description: str
-    section: str
-    source: str
-    gate: bool
-    tags: tuple[str, ...]
-    status: Status
-    value: float | None
-    unit: str
-    precision: int
-    reason: str
-    decided_by: str | None
-    expression: str | None
-    rules: Mapping[str, str | None]
-    no_data: Status
-    query: str
-    mode: str
-    over_time: str | None
-    series_reduction: str
-    series: tuple[SeriesResult, ...]
-    warnings: tuple[str, ...]
-    error: str | None
-    duration_seconds: float
-    measurements: Mapping[str, Any]  # a probe's named values, as rules saw them
-    evidence: Mapping[str, Any]  # a probe's raw data (samples, failures by cause)
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    id: str
-    type: str
-    endpoint: str
-
-
-@dataclass(frozen=True)
-class Timings:
-    started_at: str
-    finished_at: str
-    duration_seconds: float
-    fetch_seconds: float
-
-
-@dataclass(frozen=True)
-class RunResult:
-    status: Verdict
-    policy: Policy
-    window: Window
-    params: Mapping[str, Any]
-    sources: tuple[SourceInfo, ...]
-    timings: Timings
-    checks: tuple[CheckResult, ...]
 
 
 def verdict(checks: tuple[CheckResult, ...]) -> Verdict:

@@ -124,9 +124,9 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     holds the same files. Exit codes: 0 pass (or warn), 1 fail (or warn with
     --fail-on warn), 2 invalid policy or usage, 3 could not evaluate.
     """
-    from gacert.package import PackageOptions
+    from gacert.cli.summary import Progress, print_summary
+    from gacert.package.build import PackageOptions
     from gacert.run import RunOptions, execute
-    from gacert.summary import Progress, print_summary
 
     package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
                              tarball_path=tarball_path, pdf=not no_pdf)
@@ -158,11 +158,11 @@ def validate(policies: tuple[str, ...], output_format: str, quiet: bool) -> None
     thresholds that contradict each other, params, durations, sources, report
     sections and templates. Warnings are printed but do not make a file invalid.
     """
-    from gacert.validate import check_policy_file
+    from gacert.policy.load import check_policy_file
 
     report: list[dict[str, Any]] = []
     for path in policies:
-        policy, problems = check_policy_file(path)
+        policy, problems = check_policy_file(path, _template_problem)
         errors = sum(p.severity == "error" for p in problems)
         report.append({"file": path, "valid": policy is not None, "errors": errors,
                        "warnings": len(problems) - errors,
@@ -184,8 +184,8 @@ def validate(policies: tuple[str, ...], output_format: str, quiet: bool) -> None
 def plan(policy: str, start: str | None, end: str | None, duration: str | None,
          overrides: tuple[str, ...]) -> None:
     """Show the window, params and every rendered query of POLICY; contact nothing."""
+    from gacert.cli.summary import print_plan
     from gacert.run import RunOptions, plan_run
-    from gacert.summary import print_plan
 
     options = RunOptions(policy_path=policy, output_dir="", start=start, end=end,
                          duration=duration, overrides=overrides)
@@ -209,9 +209,9 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
     tarball), so a package can be rebuilt and compared offline. When RESULTS
     is inside a package, that package's artifacts are kept.
     """
-    from gacert.package import PackageOptions
-    from gacert.rerender import rerender
-    from gacert.summary import print_package
+    from gacert.cli.summary import print_package
+    from gacert.package.build import PackageOptions
+    from gacert.package.rerender import rerender
 
     package = rerender(results, output, PackageOptions(
         policy_path=policy_path, artifacts=artifacts, tarball=not certify_only,
@@ -229,8 +229,8 @@ def verify(package: str, quiet: bool) -> None:
     Names each changed, missing or extra file; exit 0 only when all match, 1 when
     anything differs, 3 when PACKAGE cannot be read as a directory or tarball.
     """
-    from gacert.summary import print_verification
-    from gacert.verify import verify as verify_package
+    from gacert.cli.summary import print_verification
+    from gacert.package.verify import verify as verify_package
 
     result = verify_package(package)
     print_verification(result, quiet=quiet)
@@ -270,3 +270,11 @@ def main() -> None:
             traceback.print_exc()
         _fail(f"internal error: {type(exc).__name__}: {exc} "
               "(set GACERT_DEBUG=1 for a traceback and report it)", EXIT_COULD_NOT_EVALUATE)
+
+
+def _template_problem(kind: str, path: str) -> str:
+    # Jinja2 is imported only for a policy that names its own templates, so that
+    # validating the others stays fast (pre-commit runs it on every commit).
+    from gacert.report.render import template_problem
+
+    return template_problem(kind, path)

@@ -28,7 +28,7 @@ from contextlib import contextmanager, suppress
 from functools import cache
 from types import ModuleType
 
-from gacert.params import closest
+from gacert.policy.params import closest
 
 # For "did you mean" hints only; the parser decides what is valid.
 _FUNCTIONS_AND_AGGREGATIONS = (

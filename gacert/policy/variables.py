@@ -1,37 +1,23 @@
-"""Plan a run: the window, the params and every query rendered for it.
+"""The variables of a query template: params (`$job`, `${job}`) and window
+variables (`$__range`), and how a template is rendered with their values.
 
-The plan is also what `gacert plan` prints, so a user sees exactly what will
-be sent before anything is.
+Validation reads the names a query uses; the engine's plan renders it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from gacert.errors import UsageError
-from gacert.policy import Check, ParamValue, Policy
-from gacert.sources.base import Query
-from gacert.window import Window
+from gacert.model import ParamValue
+
+__all__ = ["QUERY_VARIABLE", "format_param", "query_variable_names", "render_query"]
 
 # `$$` is a literal dollar; `${name}` and `$name` are params or window variables.
 # A `$` before anything else (a regex anchor such as `:9090$"`) stays as it is.
 QUERY_VARIABLE = re.compile(r"\$\$|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}"
                             r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
-
-
-@dataclass(frozen=True)
-class PlannedCheck:
-    check: Check
-    query: Query
-
-
-@dataclass(frozen=True)
-class Plan:
-    window: Window
-    params: Mapping[str, ParamValue]
-    checks: tuple[PlannedCheck, ...]
 
 
 def query_variable_names(text: str) -> list[str]:
@@ -58,20 +44,3 @@ def render_query(text: str, variables: Mapping[str, str]) -> str:
             raise UsageError(f"query variable ${name} is neither a param nor a window variable")
         return variables[name]
     return QUERY_VARIABLE.sub(replace, text)
-
-
-def build_plan(policy: Policy, window: Window, params: Mapping[str, ParamValue]) -> Plan:
-    variables = {name: format_param(value) for name, value in params.items()}
-    variables.update(window.variables())
-    planned = tuple(
-        PlannedCheck(check, Query(
-            check_id=check.id,
-            text=render_query(check.query, variables).strip(),
-            mode=check.mode,
-            start=window.start,
-            end=window.end,
-            step_seconds=window.step_seconds,
-        ))
-        for check in policy.checks
-    )
-    return Plan(window=window, params=dict(params), checks=planned)

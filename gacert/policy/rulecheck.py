@@ -27,8 +27,9 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from gacert.expressions import CHECK_NAMES, CONSTANTS, FUNCTIONS, Expression, evaluate
-from gacert.params import closest
+from gacert.model import Expression
+from gacert.policy.expressions import CHECK_NAMES, CONSTANTS, FUNCTIONS, evaluate
+from gacert.policy.params import closest
 
 # Names a rule may read that hold no measured value, besides the params.
 _NOT_MEASURED = frozenset(CONSTANTS) | frozenset(FUNCTIONS)

@@ -9,7 +9,7 @@ complete, located list of errors is what users read; so this module never
 produces a message, and jsonschema stays the reference.
 
 Soundness is the rule: `is_valid` returns True only when jsonschema
-(Draft 2020-12, no format checker, as `gacert.validate` uses it) would find
+(Draft 2020-12, no format checker, as `gacert.policy.load` uses it) would find
 no error. A keyword it does not implement, a `$ref` it cannot resolve
 locally, or a case it does not handle the way jsonschema does makes it
 answer None ("cannot tell"), never True.

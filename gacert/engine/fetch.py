@@ -12,11 +12,10 @@ import os
 import time
 from collections.abc import Callable, Mapping
 
+from gacert.engine.plan import Plan, PlannedCheck
 from gacert.errors import SourceError, UsageError
-from gacert.evaluate import Outcome
-from gacert.params import interpolate_env
-from gacert.plan import Plan, PlannedCheck
-from gacert.policy import Policy
+from gacert.model import Outcome, Policy
+from gacert.policy.params import interpolate_env
 from gacert.sources import source_factory
 from gacert.sources.base import Source
 

@@ -13,10 +13,11 @@ import ast
 import math
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from simpleeval import AttributeDoesNotExist, SimpleEval, safe_add, safe_mult
+
+from gacert.model import Expression
 
 # Names every expression may use besides the params of its policy.
 CHECK_NAMES = ("value", "labels", "series_count", "params")
@@ -68,15 +69,6 @@ OPERATORS: dict[type[ast.AST], Callable[..., Any]] = {
     ast.USub: operator.neg, ast.UAdd: operator.pos,
     ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
-
-
-@dataclass(frozen=True)
-class Expression:
-    """A parsed rule expression and the free names it reads."""
-
-    text: str
-    tree: ast.expr
-    names: frozenset[str]
 
 
 class ExpressionSyntaxError(ValueError):

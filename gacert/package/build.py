@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gacert import __version__
-from gacert.artifacts import Artifact, collect_artifacts
 from gacert.errors import OutputError, UsageError
 from gacert.fsutil import atomic_file, write_atomic
-from gacert.html import render_html
-from gacert.manifest import (
+from gacert.package.artifacts import Artifact, collect_artifacts
+from gacert.package.manifest import (
     MANIFEST_NAME,
     METADATA_NAME,
     POLICY_NAME,
@@ -42,16 +41,17 @@ from gacert.manifest import (
     parse_manifest,
     sha256_file,
 )
-from gacert.pdf import PdfStatus, write_pdf
-from gacert.render import (
+from gacert.package.tarball import write_tarball
+from gacert.report.html import render_html
+from gacert.report.pdf import PdfStatus, write_pdf
+from gacert.report.render import (
     Templates,
     render_email,
     render_ga_day,
     render_markdown,
     resolve_templates,
 )
-from gacert.tarball import write_tarball
-from gacert.window import parse_timestamp
+from gacert.timestamps import parse_timestamp
 
 EMAIL_NAME = "EMAIL_SUMMARY.txt"
 REPORT_NAME = "report.md"

@@ -18,11 +18,11 @@ from typing import Any
 
 import jsonschema
 
-from gacert.artifacts import ARTIFACTS_DIR, Artifact
+from gacert.engine.results import read_results
 from gacert.errors import OutputError
-from gacert.manifest import MANIFEST_NAME, parse_manifest, sha256_file
-from gacert.package import Package, PackageOptions, write_package
-from gacert.results import read_results
+from gacert.package.artifacts import ARTIFACTS_DIR, Artifact
+from gacert.package.build import Package, PackageOptions, write_package
+from gacert.package.manifest import MANIFEST_NAME, parse_manifest, sha256_file
 
 
 @cache

@@ -2,12 +2,12 @@
 
 Every problem found is reported at once, each located at the YAML node at
 fault (`file:line:col: path: message`). A policy that passes becomes a
-`gacert.policy.Policy`; one that does not raises `PolicyError`.
+`gacert.model.Policy`; one that does not raises `PolicyError`.
 
 This module is on the `gacert validate` path, which runs in pre-commit on
 every commit, so it imports only what validation needs: not httpx,
 websockets or Jinja2, and jsonschema only when a document is not valid (see
-`gacert.quickschema`). The meaning checks live in `gacert.meaning`.
+`gacert.policy.quickschema`). The meaning checks live in `gacert.policy.meaning`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,9 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from gacert import quickschema
 from gacert.durations import parse_duration
 from gacert.errors import PolicyError, Problem
-from gacert.meaning import RULE_NAMES, MeaningChecker
-from gacert.params import closest
-from gacert.policy import (
+from gacert.model import (
     DEFAULT_SCRAPE_INTERVAL,
     DEFAULT_STEP,
     DEFAULT_WINDOW,
@@ -38,7 +35,10 @@ from gacert.policy import (
     SourceSpec,
     WindowDefaults,
 )
-from gacert.yamlsource import Located, PathKey, YamlLoadError, load_yaml
+from gacert.policy import quickschema
+from gacert.policy.meaning import RULE_NAMES, MeaningChecker, TemplateCheck
+from gacert.policy.params import closest
+from gacert.policy.yamlsource import Located, PathKey, YamlLoadError, load_yaml
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -70,26 +70,32 @@ def _schema_text(name: str) -> str:
         return resources.files("gacert.schemas").joinpath(name).read_text("utf-8")
 
 
-def load_policy(path: str) -> Policy:
+def load_policy(path: str, template_check: TemplateCheck | None = None) -> Policy:
     """The policy at `path`, or PolicyError listing every problem (errors only)."""
-    policy, problems = check_policy_file(path)
+    policy, problems = check_policy_file(path, template_check)
     errors = [p for p in problems if p.severity == "error"]
     if errors or policy is None:
         raise PolicyError(errors)
     return policy
 
 
-def check_policy_file(path: str) -> tuple[Policy | None, list[Problem]]:
-    """Validate `path`; return the policy (None if invalid) and every problem found."""
+def check_policy_file(path: str, template_check: TemplateCheck | None = None
+                      ) -> tuple[Policy | None, list[Problem]]:
+    """Validate `path`; return the policy (None if invalid) and every problem found.
+
+    `template_check` compiles the report templates the policy names (the CLI
+    passes `gacert.report.render.template_problem`); without it, only their
+    existence and size are checked."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read(_READ_LIMIT)
     except OSError as exc:
         return None, [Problem(path, 0, 0, "", f"cannot read: {exc.strerror or exc}")]
-    return check_policy_bytes(raw, path)
+    return check_policy_bytes(raw, path, template_check)
 
 
-def check_policy_bytes(raw: bytes, path: str) -> tuple[Policy | None, list[Problem]]:
+def check_policy_bytes(raw: bytes, path: str, template_check: TemplateCheck | None = None
+                       ) -> tuple[Policy | None, list[Problem]]:
     """Validate the contents `raw` of the policy file `path` (which names it in problems
     and locates the templates it names)."""
     try:
@@ -97,7 +103,8 @@ def check_policy_bytes(raw: bytes, path: str) -> tuple[Policy | None, list[Probl
     except YamlLoadError as exc:
         return None, [exc.problem]
     located = schema_errors(doc)
-    meaning = MeaningChecker(doc, damaged=[where for where, _ in located])
+    meaning = MeaningChecker(doc, damaged=[where for where, _ in located],
+                             template_check=template_check)
     problems = sorted([problem for _, problem in located] + meaning.run(),
                       key=lambda p: (p.line, p.column, p.path))
     if located or any(p.severity == "error" for p in problems):

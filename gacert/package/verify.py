@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from gacert.errors import OutputError
-from gacert.manifest import (
+from gacert.package.manifest import (
     MANIFEST_NAME,
     METADATA_NAME,
     POLICY_NAME,
@@ -31,7 +31,7 @@ from gacert.manifest import (
     parse_manifest,
     sha256_stream,
 )
-from gacert.manifest import unsafe_reason as unsafe_path
+from gacert.package.manifest import unsafe_reason as unsafe_path
 
 REQUIRED = (RESULTS_NAME, POLICY_NAME, METADATA_NAME)
 # Files whose content verification reads, besides hashing them.

@@ -1,0 +1,9 @@
+"""Stage 1, the policy: read a YAML file, check it against the schema and for
+meaning, and build the frozen `gacert.model.Policy` every later stage reads.
+
+Modules: `yamlsource` (YAML with positions, bounded), `quickschema` and `load`
+(schema, then the model), `meaning` (what the schema cannot say), `expressions`
+(the sandboxed rule language), `rulecheck` and `thresholds` (what a rule's
+shape says), `params` (`--set`, `${ENV}`), `variables` (query templating),
+`promql` (PromQL parsing).
+"""
