@@ -24,7 +24,7 @@ from gacert.model import Outcome, Policy, RunResult, SourceInfo, Timings
 from gacert.package.build import Package, PackageOptions, check_options, write_package
 from gacert.policy.load import load_policy
 from gacert.policy.params import resolve_params
-from gacert.report.render import Templates, check_templates
+from gacert.report.render import Templates, check_templates, template_problem
 from gacert.timestamps import format_timestamp
 
 
@@ -50,7 +50,7 @@ class RunOutput:
 
 def plan_run(options: RunOptions) -> tuple[Policy, Plan]:
     """Load the policy and plan the run (no I/O beyond reading the policy)."""
-    policy = load_policy(options.policy_path)
+    policy = load_policy(options.policy_path, template_problem)
     params = resolve_params(policy.params, list(options.overrides))
     window = resolve_window(
         start=options.start, end=options.end, duration=options.duration,

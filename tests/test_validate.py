@@ -11,6 +11,7 @@ import pytest
 from gacert.errors import PolicyError, Problem
 from gacert.model import Policy
 from gacert.policy.load import check_policy_file, load_policy
+from gacert.report.render import template_problem
 
 # Line numbers in the tests below refer to this text (and to its mutations).
 BASE = """\
@@ -51,7 +52,7 @@ def mutate(*replacements: tuple[str, str], base: str = BASE) -> str:
 def check_text(tmp_path: Path, text: str) -> tuple[Policy | None, list[Problem]]:
     path = tmp_path / "policy.yaml"
     path.write_text(text, encoding="utf-8")
-    return check_policy_file(str(path))
+    return check_policy_file(str(path), template_problem)
 
 
 def only_problem(tmp_path: Path, text: str) -> Problem:
