@@ -6,7 +6,9 @@ import math
 from typing import Any
 
 
-def _number(value: Any) -> float | None:
+def parse_number(value: Any) -> float | None:
+    """A number of the results document as a float: "NaN", "+Inf" and "-Inf" are
+    how JSON holds the non-finite ones (see gacert.engine.results.json_number)."""
     if value is None:
         return None
     if isinstance(value, str):  # "NaN", "+Inf", "-Inf" in the document
@@ -16,7 +18,7 @@ def _number(value: Any) -> float | None:
 
 def format_value(value: Any, unit: str | None = "", precision: int = 2) -> str:
     """A value for people: thousands separators, the check's precision, its unit."""
-    number = _number(value)
+    number = parse_number(value)
     if number is None:
         return "N/A"
     if math.isnan(number):

@@ -14,12 +14,15 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from gacert import __version__
 from gacert.errors import GacertError, OutputError, PolicyError, UsageError
+
+if TYPE_CHECKING:
+    from gacert.model import Policy
 
 EXIT_USAGE = 2
 EXIT_COULD_NOT_EVALUATE = 3
@@ -99,6 +102,9 @@ def cli() -> None:
     gacert plan policies/ga.yaml --duration 24h
     gacert render out/results.json --output out2
     gacert verify out.tar.gz
+    gacert diff old.yaml policies/ga.yaml --evidence out.tar.gz
+    gacert regrade out.tar.gz --policy policies/ga.yaml -o regraded
+    gacert test policies/ga.tests.yaml
     """
 
 
@@ -218,6 +224,123 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
         tarball_path=tarball_path, pdf=not no_pdf))
     if not quiet:
         print_package(package)
+
+
+@cli.command(cls=PackagingCommand)
+@click.argument("results", type=click.Path(exists=True))
+@click.option("--policy", "policy_path", required=True, metavar="POLICY",
+              type=click.Path(dir_okay=False), help="The edited policy to judge the evidence with.")
+@click.option("--set", "overrides", metavar="NAME=VALUE", multiple=True,
+              help="Override a param of POLICY; repeatable. The run's own overrides are not "
+                   "carried over: give them again.")
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="The package directory of the re-grade (not the one RESULTS is in).")
+@_with_options(package_options)
+@click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
+              help="Exit 1 on a fail verdict only, or on warn too.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the verdict line.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print every check of the re-grade.")
+def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: str,
+            artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
+            no_pdf: bool, fail_on: str, quiet: bool, verbose: bool) -> None:
+    """Judge the evidence stored in RESULTS with an edited POLICY; contact nothing.
+
+    RESULTS is a results.json, a package directory or its .tar.gz; a package
+    is verified first and refused if anything in it changed. Every check is
+    judged on the stored series values and probe measurements with the new
+    rules, params, thresholds, gate, no_data and series reduction. A check
+    whose query, source, mode or over_time changed, or a new check, cannot be
+    re-graded: it is an error that says so, never a pass. Writes a package
+    (results marked as a re-grade of RESULTS, naming its SHA-256, and
+    REGRADE_DIFF.md) and prints the checks that changed. Exit codes as run:
+    0 pass (or warn), 1 fail, 2 invalid policy or usage, 3 not evaluated.
+
+    \b
+    gacert regrade out/ga.tar.gz --policy policies/ga.yaml -o regraded/
+    gacert regrade out/ga/results.json --policy ga.yaml --set p99_latency_ms_max=800 -o r/
+    """
+    from gacert.cli.difftext import print_changes
+    from gacert.cli.summary import print_package, print_summary
+    from gacert.package.build import PackageOptions
+    from gacert.package.regrade import RegradeOptions, execute_regrade
+    from gacert.run import RunOutput
+
+    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
+                             tarball_path=tarball_path, pdf=not no_pdf)
+    result = execute_regrade(RegradeOptions(results=results, policy_path=policy_path,
+                                            output_dir=output, overrides=overrides,
+                                            package=package))
+    document = result.document
+    record = document["regrade"]
+    if not quiet:
+        origin = record["origin"]
+        click.echo(f"re-grade of {origin['path']} (results SHA-256 "
+                   f"{origin['results_sha256'][:12]}, "
+                   f"{'package verified' if origin['manifest_sha256'] else 'not a package'})")
+        print_changes(record["changes"], origin["status"], document["status"])
+    print_summary(RunOutput(document, result.results_path, result.package),
+                  quiet=not verbose, verbose=verbose)
+    if not quiet and not verbose:
+        click.echo(f"results: {result.results_path}")
+        print_package(result.package)
+    code = document["exit_code"]
+    sys.exit(1 if document["status"] == "warn" and fail_on == "warn" else code)
+
+
+@cli.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--evidence", metavar="RESULTS", type=click.Path(exists=True),
+              help="A results.json, package directory or .tar.gz: show the checks whose "
+                   "status flips when both policies judge its evidence.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True,
+              help="text for a terminal, markdown for a pull request comment, json for tools.")
+@click.option("--exit-code", is_flag=True,
+              help="Exit 1 when the policies differ (with --evidence: when a status flips).")
+def diff(old: str, new: str, evidence: str | None, output_format: str, exit_code: bool) -> None:
+    """What changing policy OLD into NEW changes: params, sources, checks added, removed
+    and changed (rules, thresholds, queries), and with --evidence the checks whose
+    status flips on stored evidence. Contacts nothing; without --evidence it is as
+    fast as validate, for pre-commit.
+
+    \b
+    git show main:policies/ga.yaml > /tmp/ga.main.yaml
+    gacert diff /tmp/ga.main.yaml policies/ga.yaml --evidence last-ga.tar.gz --format markdown
+    """
+    from gacert.policy.diff import diff_document, diff_policies
+    from gacert.policy.load import load_policy
+
+    old_policy = load_policy(old, _template_problem)
+    new_policy = load_policy(new, _template_problem)
+    document = diff_document(diff_policies(old_policy, new_policy))
+    judged = _judge_both(evidence, old_policy, new_policy) if evidence else None
+    _print_diff(document, judged, output_format)
+    flips = judged is not None and any(c["flipped"] for c in judged["changes"])
+    differs = flips if judged is not None else not document["empty"]
+    sys.exit(1 if exit_code and differs else 0)
+
+
+def _judge_both(path: str, old: Policy, new: Policy) -> dict[str, Any]:
+    from gacert.package.regrade import compare_on_evidence, read_evidence
+
+    return compare_on_evidence(read_evidence(path), old, new)
+
+
+def _print_diff(document: dict[str, Any], judged: dict[str, Any] | None,
+                output_format: str) -> None:
+    if output_format == "json":
+        click.echo(json.dumps({**document, "evidence": judged}, indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        from gacert.report.render import render_policy_diff
+
+        click.echo(render_policy_diff(document, judged), nl=False)
+    else:
+        from gacert.cli.difftext import print_evidence, print_policy_diff
+
+        print_policy_diff(document)
+        if judged is not None:
+            print_evidence(judged)
 
 
 @cli.command()

@@ -43,7 +43,7 @@ class Progress:
             sys.stderr.flush()
 
 
-def _status(status: str, width: int = 6) -> str:
+def status_label(status: str, width: int = 6) -> str:
     return click.style(LABELS[status].ljust(width), fg=COLOURS[status], bold=status != "pass")
 
 
@@ -57,7 +57,7 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
     summary = doc["summary"]
     counts = ", ".join(f"{summary[s]} {s.replace('_', ' ')}"
                        for s in ("pass", "warn", "fail", "no_data", "error") if summary[s])
-    click.echo(f"verdict: {_status(doc['status'], 0)} ({counts}; "
+    click.echo(f"verdict: {status_label(doc['status'], 0)} ({counts}; "
                f"{summary['gate']} of {summary['total']} checks gate)")
     if not quiet:
         click.echo(f"results: {result.results_path}")
@@ -102,7 +102,7 @@ def print_verification(result: Verification, *, quiet: bool) -> None:
 def _print_check(check: dict[str, Any], verbose: bool) -> None:
     value = format_value(check["value"], check["unit"], check["precision"])
     gate = "" if check["gate"] else "  (informational)"
-    line = f"  {_status(check['status'])} {check['id']:<28} {value:>16}{gate}"
+    line = f"  {status_label(check['status'])} {check['id']:<28} {value:>16}{gate}"
     click.echo(line)
     if check["status"] not in ("pass",) or verbose:
         click.echo(f"         {check['reason']}")

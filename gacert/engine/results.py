@@ -9,13 +9,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from gacert import __version__
 from gacert.errors import OutputError
 from gacert.fsutil import write_atomic
 from gacert.model import CheckResult, RunResult, SeriesResult, Status, Verdict
 from gacert.timestamps import format_timestamp
+
+if TYPE_CHECKING:
+    import jsonschema
 
 RESULTS_SCHEMA_VERSION = 1
 EXIT_CODES: dict[Verdict, int] = {"pass": 0, "warn": 0, "fail": 1, "error": 3}
@@ -128,4 +133,25 @@ def read_results(path: str) -> dict[str, Any]:
             document: dict[str, Any] = json.load(handle)
     except (OSError, ValueError) as exc:
         raise OutputError(f"{path}: cannot read results: {exc}") from None
+    return document
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    # Imported here: only reading results from elsewhere needs jsonschema.
+    import jsonschema
+
+    text = resources.files("gacert.schemas").joinpath("results.schema.json").read_text("utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def check_results(document: Any, path: str) -> Mapping[str, Any]:
+    """The document, if it is a results document; else an OutputError naming the fault."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(document))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise OutputError(f"{path}: not a gacert results document: at {where}: {error.message}")
+    assert isinstance(document, Mapping)
     return document
