@@ -474,7 +474,8 @@ def test_consistent_or_undecidable_thresholds_say_nothing(tmp_path: Path, rules:
 
 def test_shipped_policies_have_no_problem_at_all() -> None:
     root = Path(__file__).resolve().parent.parent
-    for path in sorted((root / "policies").glob("*.yaml")):
+    for path in sorted(p for p in (root / "policies").glob("*.yaml")
+                      if not p.name.endswith(".tests.yaml")):
         policy, problems = check_policy_file(str(path))
         assert problems == [], [p.format() for p in problems]
         assert policy is not None

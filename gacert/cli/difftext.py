@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from gacert.cli.summary import status_label
+from gacert.cli.status import status_label
 from gacert.formatting import format_value
 
 

@@ -360,6 +360,62 @@ def verify(package: str, quiet: bool) -> None:
     sys.exit(0 if result.ok else 1)
 
 
+@cli.command("test")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every test, passed or not.")
+def test_policies(files: tuple[str, ...], quiet: bool, verbose: bool) -> None:
+    """Run policy tests: judge each policy on the input its tests give; contact nothing.
+
+    FILES are test files (NAME.tests.yaml, see schemas/policy-tests.schema.json)
+    or policies, whose NAME.tests.yaml beside them is run (a policy without
+    one is skipped). Without FILES, every *.tests.yaml under policies/ runs.
+    A test gives what the checks' queries return (series in promtool's
+    notation such as '{service="api"}': '300+0x60 900'), probe measurements
+    or a stored results.json, and the statuses and verdict expected. A
+    failure prints expected and got, the reason and the input. Exit 0 when
+    all pass, 1 when a test fails, 2 when a test file or policy is invalid.
+    """
+    from gacert.cli.testtext import print_file_outcome
+    from gacert.engine.policytest import run_test_file
+    from gacert.policy.testfile import load_test_file
+
+    failed = invalid = 0
+    for path in _test_files(files, quiet):
+        try:
+            test_file = load_test_file(path, _template_problem)
+        except PolicyError as exc:
+            for problem in exc.problems:
+                click.echo(problem.format(), err=True)
+            invalid += 1
+            continue
+        outcome = run_test_file(test_file)
+        print_file_outcome(outcome, quiet=quiet, verbose=verbose)
+        failed += outcome.failed > 0
+    sys.exit(EXIT_USAGE if invalid else 1 if failed else 0)
+
+
+def _test_files(given: tuple[str, ...], quiet: bool) -> list[str]:
+    """The test files to run: those given, those beside the policies given, or all."""
+    import glob
+
+    from gacert.policy.testfile import TESTS_SUFFIX, tests_file_for
+
+    if not given:
+        found = sorted(glob.glob(f"policies/**/*{TESTS_SUFFIX}", recursive=True))
+        if not found:
+            raise UsageError(f"no policies/**/*{TESTS_SUFFIX} here: give the test files")
+        return found
+    paths: list[str] = []
+    for path in given:
+        tests = path if path.endswith((TESTS_SUFFIX, ".tests.yml")) else tests_file_for(path)
+        if tests is None and not quiet:
+            click.echo(f"{path}: no tests beside it ({os.path.splitext(path)[0]}{TESTS_SUFFIX})")
+        elif tests is not None and tests not in paths:
+            paths.append(tests)
+    return paths
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.secho(f"gacert: {message}", fg="red", err=True)
     sys.exit(code)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from gacert.cli.status import status_label
 from gacert.engine.plan import Plan
 from gacert.formatting import format_value
 from gacert.model import Outcome, Policy
@@ -17,10 +18,6 @@ from gacert.package.verify import Verification
 from gacert.policy.variables import format_param
 from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
-
-LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA", "error": "ERROR"}
-COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no_data": "magenta",
-           "error": "red"}
 
 
 class Progress:
@@ -41,10 +38,6 @@ class Progress:
         if self.enabled and self.done:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
-
-
-def status_label(status: str, width: int = 6) -> str:
-    return click.style(LABELS[status].ljust(width), fg=COLOURS[status], bold=status != "pass")
 
 
 def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
