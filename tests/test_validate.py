@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_imports import heavy_imports
 
 from gacert.errors import PolicyError, Problem
 from gacert.model import Policy
@@ -534,11 +533,4 @@ def test_validating_a_valid_policy_imports_no_heavy_package() -> None:
     # The speed of the pre-commit hook rests on this: jsonschema is imported
     # only to explain an invalid file, Jinja2 only for a policy's own templates.
     root = Path(__file__).resolve().parent.parent
-    script = ("import sys\nfrom gacert.cli.main import main\n"
-              f"sys.argv = ['gacert', 'validate', {str(root / 'policies' / 'ga.yaml')!r}]\n"
-              "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
-              "heavy = {'jsonschema', 'jinja2', 'httpx', 'websockets', 'importlib_resources'}\n"
-              "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, check=True)
-    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+    assert heavy_imports("validate", str(root / "policies" / "ga.yaml")) == []

@@ -23,6 +23,7 @@ from gacert.errors import GacertError, OutputError, PolicyError, UsageError
 
 if TYPE_CHECKING:
     from gacert.model import Policy
+    from gacert.package.build import PackageOptions
 
 EXIT_USAGE = 2
 EXIT_COULD_NOT_EVALUATE = 3
@@ -49,6 +50,29 @@ package_options = [
     click.option("--no-pdf", is_flag=True, help="Do not print the PDF report, even when a "
                  "PDF engine is installed."),
 ]
+
+
+# Commands that end with a verdict (run, regrade) exit with it.
+verdict_options = [
+    click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail",
+                 show_default=True, help="Exit 1 on a fail verdict only, or on warn too."),
+    click.option("-q", "--quiet", is_flag=True, help="Print only errors and the verdict line."),
+]
+
+
+def _exit_with_verdict(document: dict[str, Any], fail_on: str) -> NoReturn:
+    """0 pass (or warn), 1 fail (or warn with --fail-on warn), 3 error."""
+    sys.exit(1 if document["status"] == "warn" and fail_on == "warn"
+             else document["exit_code"])
+
+
+def _package_options(artifacts: tuple[str, ...], certify_only: bool,
+                     tarball_path: str | None, no_pdf: bool,
+                     policy_path: str | None = None) -> PackageOptions:
+    from gacert.package.build import PackageOptions
+
+    return PackageOptions(policy_path=policy_path, artifacts=artifacts,
+                          tarball=not certify_only, tarball_path=tarball_path, pdf=not no_pdf)
 
 
 def _with_options(options: list[Callable[..., Any]]
@@ -114,9 +138,7 @@ def cli() -> None:
 @click.option("-o", "--output", default="gacert-out", show_default=True, metavar="DIR",
               help="The package directory: results.json, reports, policy, manifest.")
 @_with_options(package_options)
-@click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
-              help="Exit 1 on a fail verdict only, or on warn too.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the verdict line.")
+@_with_options(verdict_options)
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
@@ -131,11 +153,9 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     --fail-on warn), 2 invalid policy or usage, 3 could not evaluate.
     """
     from gacert.cli.summary import Progress, print_summary
-    from gacert.package.build import PackageOptions
     from gacert.run import RunOptions, execute
 
-    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
-                             tarball_path=tarball_path, pdf=not no_pdf)
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
                          duration=duration, overrides=overrides, package=package)
     progress = Progress(enabled=not quiet)
@@ -144,11 +164,7 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     finally:
         progress.close()
     print_summary(result, quiet=quiet, verbose=verbose)
-    status = result.document["status"]
-    code = result.document["exit_code"]
-    if status == "warn" and fail_on == "warn":
-        code = 1
-    sys.exit(code)
+    _exit_with_verdict(result.document, fail_on)
 
 
 @cli.command()
@@ -216,12 +232,10 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
     is inside a package, that package's artifacts are kept.
     """
     from gacert.cli.summary import print_package
-    from gacert.package.build import PackageOptions
     from gacert.package.rerender import rerender
 
-    package = rerender(results, output, PackageOptions(
-        policy_path=policy_path, artifacts=artifacts, tarball=not certify_only,
-        tarball_path=tarball_path, pdf=not no_pdf))
+    package = rerender(results, output, _package_options(artifacts, certify_only, tarball_path,
+                                                          no_pdf, policy_path))
     if not quiet:
         print_package(package)
 
@@ -236,9 +250,7 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
 @click.option("-o", "--output", required=True, metavar="DIR",
               help="The package directory of the re-grade (not the one RESULTS is in).")
 @_with_options(package_options)
-@click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
-              help="Exit 1 on a fail verdict only, or on warn too.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the verdict line.")
+@_with_options(verdict_options)
 @click.option("-v", "--verbose", is_flag=True, help="Also print every check of the re-grade.")
 def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: str,
             artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
@@ -261,12 +273,10 @@ def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: 
     """
     from gacert.cli.difftext import print_changes
     from gacert.cli.summary import print_package, print_summary
-    from gacert.package.build import PackageOptions
     from gacert.package.regrade import RegradeOptions, execute_regrade
     from gacert.run import RunOutput
 
-    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
-                             tarball_path=tarball_path, pdf=not no_pdf)
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf)
     result = execute_regrade(RegradeOptions(results=results, policy_path=policy_path,
                                             output_dir=output, overrides=overrides,
                                             package=package))
@@ -283,8 +293,7 @@ def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: 
     if not quiet and not verbose:
         click.echo(f"results: {result.results_path}")
         print_package(result.package)
-    code = document["exit_code"]
-    sys.exit(1 if document["status"] == "warn" and fail_on == "warn" else code)
+    _exit_with_verdict(document, fail_on)
 
 
 @cli.command()
@@ -299,10 +308,12 @@ def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: 
 @click.option("--exit-code", is_flag=True,
               help="Exit 1 when the policies differ (with --evidence: when a status flips).")
 def diff(old: str, new: str, evidence: str | None, output_format: str, exit_code: bool) -> None:
-    """What changing policy OLD into NEW changes: params, sources, checks added, removed
-    and changed (rules, thresholds, queries), and with --evidence the checks whose
-    status flips on stored evidence. Contacts nothing; without --evidence it is as
-    fast as validate, for pre-commit.
+    """Show what changing policy OLD into NEW changes; contact nothing.
+
+    Params, sources, and checks added, removed and changed (rules, the params
+    they read, queries, gate, no_data); with --evidence, the checks whose status
+    flips when both policies judge that stored evidence. Without --evidence it
+    is as fast as validate, for pre-commit.
 
     \b
     git show main:policies/ga.yaml > /tmp/ga.main.yaml

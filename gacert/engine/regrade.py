@@ -49,6 +49,7 @@ from gacert.policy.diff import (
     Judging,
     check_judging,
     judging_changes,
+    one_line,
     params_read,
     rule_expressions,
 )
@@ -130,7 +131,7 @@ class StoredEvidence:
         if stored["mode"] != check.mode or stored.get("over_time") != check.over_time:
             was = _mode_text(stored["mode"], stored.get("over_time"))
             return f"its mode changed ({was} -> {_mode_text(check.mode, check.over_time)})"
-        if _squash(stored["query"]) != _squash(planned.query.text):
+        if one_line(stored["query"]) != one_line(planned.query.text):
             return "its query changed" + self._query_hint(planned, params)
         return None
 
@@ -176,10 +177,6 @@ class StoredEvidence:
 
 def _mode_text(mode: str, over_time: str | None) -> str:
     return mode + (f", {over_time} over time" if over_time else "")
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _is_source_error(stored: Mapping[str, Any]) -> bool:

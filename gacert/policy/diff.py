@@ -24,7 +24,8 @@ from gacert.model import Check, Expression, ParamValue, Policy
 from gacert.policy.variables import format_param, query_variable_names
 
 __all__ = ["CheckDiff", "FieldChange", "Judging", "PolicyDiff", "check_judging",
-           "diff_document", "diff_policies", "judging_changes", "params_read", "rule_expressions"]
+           "diff_document", "diff_policies", "judging_changes", "one_line", "params_read",
+           "rule_expressions"]
 
 RULES = ("fail", "warn", "pass")
 
@@ -98,10 +99,11 @@ def _is_params(node: ast.expr) -> bool:
 
 def _rule_texts(check: Check) -> dict[str, str | None]:
     rules = {"fail": check.rules.fail, "warn": check.rules.warn, "pass": check.rules.pass_}
-    return {name: _squash(e.text) if e else None for name, e in rules.items()}
+    return {name: one_line(e.text) if e else None for name, e in rules.items()}
 
 
-def _squash(text: str) -> str:
+def one_line(text: str) -> str:
+    """A query or expression on one line, so that re-wrapping YAML is no change."""
     return " ".join(text.split())
 
 
@@ -120,10 +122,10 @@ def rule_expressions(check: Check) -> list[Expression]:
 
 def judging_changes(old: Judging, new: Judging) -> tuple[FieldChange, ...]:
     """What differs between two judgings of one check, rules first."""
-    changes = [FieldChange(f"rule {name}", _squash(old.rules.get(name) or "") or None,
-                           _squash(new.rules.get(name) or "") or None)
-               for name in RULES if _squash(old.rules.get(name) or "")
-               != _squash(new.rules.get(name) or "")]
+    changes = [FieldChange(f"rule {name}", one_line(old.rules.get(name) or "") or None,
+                           one_line(new.rules.get(name) or "") or None)
+               for name in RULES if one_line(old.rules.get(name) or "")
+               != one_line(new.rules.get(name) or "")]
     for name in sorted(set(old.params) | set(new.params)):
         before, after = old.params.get(name), new.params.get(name)
         if before != after:
@@ -218,7 +220,7 @@ def _check_changes(old: Check, new: Check, old_params: Mapping[str, ParamValue],
     """What measures the check differently (source, query and the params it reads,
     mode, over_time), how it is judged, and how it is shown."""
     measured = _fields(
-        ("source", old.source, new.source), ("query", _squash(old.query), _squash(new.query)),
+        ("source", old.source, new.source), ("query", one_line(old.query), one_line(new.query)),
         ("mode", old.mode, new.mode), ("over_time", old.over_time, new.over_time))
     in_query = sorted(set(query_variable_names(new.query)) & set(new_params))
     measured += [FieldChange(f"param {name} (in the query)", _param_text(old_params.get(name)),
@@ -228,7 +230,7 @@ def _check_changes(old: Check, new: Check, old_params: Mapping[str, ParamValue],
                     ("precision", str(old.precision), str(new.precision)),
                     ("section", old.section, new.section),
                     ("tags", ", ".join(old.tags), ", ".join(new.tags)),
-                    ("description", _squash(old.description), _squash(new.description)))
+                    ("description", one_line(old.description), one_line(new.description)))
     # Both sides show every param either version reads, so that a rule moving from
     # one param to another shows both values.
     names = set(params_read(rule_expressions(old), old_params)) \
