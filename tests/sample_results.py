@@ -14,7 +14,9 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from gacert.document import ResultsDocument
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_SCHEMA = json.loads((ROOT / "schemas" / "results.schema.json").read_text("utf-8"))
@@ -117,12 +119,14 @@ def _checks(hostile: bool) -> list[dict[str, Any]]:
     ]
 
 
-def sample_results(*, hostile: bool = False, policy_path: str = "policy.yaml") -> dict[str, Any]:
+def sample_results(*, hostile: bool = False,
+                   policy_path: str = "policy.yaml") -> ResultsDocument:
     """A failing GA day's results document (schema version 1)."""
     checks = _checks(hostile)
     counts = {s: sum(1 for c in checks if c["status"] == s)
               for s in ("pass", "warn", "fail", "no_data", "error")}
-    return {
+    # Built from loosely typed parts; the tests validate it against the schema.
+    return cast(ResultsDocument, {
         "schema_version": 1, "status": "fail", "exit_code": 1, "gacert_version": "0.1.0",
         "policy": {"name": "tars-ga", "title": "T.A.R.S. GA Day certification",
                    "path": policy_path,
@@ -147,10 +151,10 @@ def sample_results(*, hostile: bool = False, policy_path: str = "policy.yaml") -
                      {"id": "other", "title": "Other checks", "description": "",
                       "checks": [c["id"] for c in checks[4:]]}],
         "checks": checks,
-    }
+    })
 
 
-def write_results(directory: Path, document: dict[str, Any] | None = None) -> Path:
+def write_results(directory: Path, document: ResultsDocument | None = None) -> Path:
     """results.json and the policy file it names, in `directory`; returns the results path."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "policy.yaml").write_text(POLICY_TEXT)

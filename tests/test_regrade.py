@@ -26,6 +26,7 @@ from sample_results import RESULTS_SCHEMA
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer
 from gacert.demo.servers import DemoServers
+from gacert.document import ResultsDocument
 from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import build_plan
 from gacert.engine.regrade import Origin as RegradeOrigin
@@ -128,7 +129,7 @@ def outcomes() -> dict[str, Outcome]:
 
 
 def run_document(policy: Policy, params: dict[str, ParamValue] | None = None
-                 ) -> dict[str, Any]:
+                 ) -> ResultsDocument:
     """The results document a run of `policy` over these outcomes writes."""
     params = params or {name: p.default for name, p in policy.params.items()}
     plan = build_plan(policy, Window(START, END, 60.0, 15.0), params)
@@ -139,7 +140,7 @@ def run_document(policy: Policy, params: dict[str, ParamValue] | None = None
                     (SourceInfo("prom", "prometheus", "http://127.0.0.1:9090"),
                      SourceInfo("ws", "websocket", "ws://127.0.0.1:9/ws")),
                     Timings("2025-01-16T00:05:00Z", "2025-01-16T00:05:03Z", 3.0, 2.5), checks)
-    document: dict[str, Any] = json.loads(json.dumps(to_document(run), allow_nan=False))
+    document: ResultsDocument = json.loads(json.dumps(to_document(run), allow_nan=False))
     return document
 
 
@@ -152,7 +153,7 @@ def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def origin(tmp_path: Path) -> tuple[Policy, dict[str, Any]]:
+def origin(tmp_path: Path) -> tuple[Policy, ResultsDocument]:
     policy = write_policy(tmp_path / "policy.yaml")
     return policy, run_document(policy)
 
@@ -160,7 +161,7 @@ def origin(tmp_path: Path) -> tuple[Policy, dict[str, Any]]:
 # --- the engine ----------------------------------------------------------------------------
 
 
-def test_the_same_policy_gives_the_same_results(origin: tuple[Policy, dict[str, Any]]
+def test_the_same_policy_gives_the_same_results(origin: tuple[Policy, ResultsDocument]
                                                 ) -> None:
     policy, document = origin
     regraded = regrade(document, policy, defaults(policy))
@@ -173,7 +174,7 @@ def test_the_same_policy_gives_the_same_results(origin: tuple[Policy, dict[str, 
 
 
 def test_a_tightened_param_flips_the_check_and_names_the_param(
-        tmp_path: Path, origin: tuple[Policy, dict[str, Any]]) -> None:
+        tmp_path: Path, origin: tuple[Policy, ResultsDocument]) -> None:
     _, document = origin
     tight = write_policy(tmp_path / "tight.yaml", POLICY,
                          ("p99_max: {default: 1000}", "p99_max: {default: 850}"))
@@ -193,7 +194,7 @@ def test_a_tightened_param_flips_the_check_and_names_the_param(
 
 
 def test_a_changed_rule_text_is_named_and_the_across_series_reduction_re_judged(
-        tmp_path: Path, origin: tuple[Policy, dict[str, Any]]) -> None:
+        tmp_path: Path, origin: tuple[Policy, ResultsDocument]) -> None:
     _, document = origin
     edited = write_policy(tmp_path / "edited.yaml", POLICY,
                           ("    query: up{job=\"$job\"}\n    pass: value == 1",
@@ -206,7 +207,7 @@ def test_a_changed_rule_text_is_named_and_the_across_series_reduction_re_judged(
 
 
 def test_a_probe_rule_reads_the_stored_measurements(tmp_path: Path,
-                                                     origin: tuple[Policy, dict[str, Any]]
+                                                     origin: tuple[Policy, ResultsDocument]
                                                      ) -> None:
     _, document = origin
     edited = write_policy(tmp_path / "edited.yaml", POLICY,
@@ -222,7 +223,7 @@ def test_a_probe_rule_reads_the_stored_measurements(tmp_path: Path,
 
 
 def test_no_data_is_judged_again_with_the_new_no_data_setting(
-        tmp_path: Path, origin: tuple[Policy, dict[str, Any]]) -> None:
+        tmp_path: Path, origin: tuple[Policy, ResultsDocument]) -> None:
     _, document = origin
     edited = write_policy(tmp_path / "edited.yaml", POLICY,
                           ("    pass: value >= 95\n", "    pass: value >= 95\n    no_data: warn\n"))
@@ -231,7 +232,7 @@ def test_no_data_is_judged_again_with_the_new_no_data_setting(
     assert [(c.field, c.old, c.new) for c in change.changes] == [("no_data", "no_data", "warn")]
 
 
-def test_a_source_error_stays_an_error_with_its_message(origin: tuple[Policy, dict[str, Any]]
+def test_a_source_error_stays_an_error_with_its_message(origin: tuple[Policy, ResultsDocument]
                                                         ) -> None:
     policy, document = origin
     down = next(c for c in regrade(document, policy, defaults(policy)).run.checks
@@ -251,7 +252,7 @@ def test_a_source_error_stays_an_error_with_its_message(origin: tuple[Policy, di
                  "its source changed (prom -> prom2)", id="a changed source is not re-gradable"),
 ])
 def test_a_check_whose_evidence_would_differ_is_an_error_that_says_why(
-        tmp_path: Path, origin: tuple[Policy, dict[str, Any]], edit: tuple[str, str],
+        tmp_path: Path, origin: tuple[Policy, ResultsDocument], edit: tuple[str, str],
         why: str) -> None:
     _, document = origin
     text = POLICY.replace("sources:\n", "sources:\n  prom2: {type: prometheus, url: "
@@ -271,7 +272,7 @@ def test_a_check_whose_evidence_would_differ_is_an_error_that_says_why(
 
 
 def test_a_param_in_the_query_that_differs_from_the_run_says_which_set_to_give(
-        origin: tuple[Policy, dict[str, Any]]) -> None:
+        origin: tuple[Policy, ResultsDocument]) -> None:
     policy, document = origin
     regraded = regrade(document, policy, {**defaults(policy), "job": "other"})
     notes = {c.check: c.note for c in regraded.changes}
@@ -282,7 +283,7 @@ def test_a_param_in_the_query_that_differs_from_the_run_says_which_set_to_give(
 
 
 def test_added_and_removed_checks_are_listed_and_a_new_check_never_passes(
-        tmp_path: Path, origin: tuple[Policy, dict[str, Any]]) -> None:
+        tmp_path: Path, origin: tuple[Policy, ResultsDocument]) -> None:
     _, document = origin
     text = POLICY.replace("  - id: cache\n", "  - id: cache_new\n")
     edited = write_policy(tmp_path / "edited.yaml", text)
@@ -294,7 +295,7 @@ def test_added_and_removed_checks_are_listed_and_a_new_check_never_passes(
 
 
 def test_the_regrade_document_validates_and_names_its_origin(
-        tmp_path: Path, origin: tuple[Policy, dict[str, Any]]) -> None:
+        tmp_path: Path, origin: tuple[Policy, ResultsDocument]) -> None:
     _, document = origin
     tight = write_policy(tmp_path / "tight.yaml", POLICY,
                          ("p99_max: {default: 1000}", "p99_max: {default: 850}"))
@@ -319,7 +320,7 @@ def test_the_regrade_document_validates_and_names_its_origin(
 
 
 @pytest.fixture
-def packaged(tmp_path: Path, origin: tuple[Policy, dict[str, Any]]) -> Path:
+def packaged(tmp_path: Path, origin: tuple[Policy, ResultsDocument]) -> Path:
     policy, document = origin
     out = tmp_path / "run"
     out.mkdir()

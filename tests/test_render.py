@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 from sample_results import HOSTILE_LABELS, RESULTS_SCHEMA, START, sample_results
 
+from gacert.document import ResultsDocument
 from gacert.errors import OutputError
 from gacert.policy.thresholds import thresholds
 from gacert.report.charts import build_charts
@@ -38,21 +38,21 @@ PLACEHOLDER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 
 
 @pytest.fixture(scope="module")
-def document() -> dict[str, Any]:
+def document() -> ResultsDocument:
     doc = sample_results()
     jsonschema.Draft202012Validator(RESULTS_SCHEMA).validate(doc)
     return doc
 
 
 @pytest.fixture(scope="module")
-def hostile() -> dict[str, Any]:
+def hostile() -> ResultsDocument:
     doc = sample_results(hostile=True)
     jsonschema.Draft202012Validator(RESULTS_SCHEMA).validate(doc)
     return doc
 
 
 @pytest.fixture(scope="module")
-def ga_day(document: dict[str, Any]) -> str:
+def ga_day(document: ResultsDocument) -> str:
     return render_ga_day(document)
 
 
@@ -70,7 +70,7 @@ def test_the_hotfix_section_has_tars_1001_and_tars_1002(ga_day: str) -> None:
 
 
 def test_a_hotfixes_label_names_the_hotfixes_even_without_checks(
-        document: dict[str, Any]) -> None:
+        document: ResultsDocument) -> None:
     doc = json.loads(json.dumps(document))
     doc["policy"]["labels"]["hotfixes"] = "TARS-1001, TARS-2002"
     hotfix = render_ga_day(doc).split("## 4.", 1)[1].split("## 5.", 1)[0]
@@ -80,7 +80,7 @@ def test_a_hotfixes_label_names_the_hotfixes_even_without_checks(
     assert "TARS-1002" not in hotfix
 
 
-def test_no_template_syntax_survives_in_any_report(document: dict[str, Any],
+def test_no_template_syntax_survives_in_any_report(document: ResultsDocument,
                                                    ga_day: str) -> None:
     html = render_html(document, ga_day)
     email = render_email(document, files=("GA_DAY_REPORT.md",))
@@ -112,7 +112,7 @@ def test_the_ga_day_report_is_filled_from_the_results(ga_day: str) -> None:
     assert "```gacert-chart p99_latency" in ga_day
 
 
-def test_hostile_data_stays_text_in_markdown(hostile: dict[str, Any]) -> None:
+def test_hostile_data_stays_text_in_markdown(hostile: ResultsDocument) -> None:
     ga_day, short = render_ga_day(hostile), render_markdown(hostile)
     # Every `<` that could open a tag is backslash-escaped (the short report's
     # own template writes <br> between rules; data never writes a tag).
@@ -124,7 +124,7 @@ def test_hostile_data_stays_text_in_markdown(hostile: dict[str, Any]) -> None:
         assert PLACEHOLDER.search(text.replace("{ ", "").replace(" }", "")) is None
 
 
-def test_hostile_data_is_escaped_in_html(hostile: dict[str, Any]) -> None:
+def test_hostile_data_is_escaped_in_html(hostile: ResultsDocument) -> None:
     html = render_html(hostile, render_ga_day(hostile))
     assert "<script" not in html.lower()
     assert "<img" not in html.lower()
@@ -172,7 +172,7 @@ def test_a_code_fence_is_longer_than_any_backtick_run_inside() -> None:
 
 
 def test_html_has_status_classes_heading_ids_and_no_outside_resources(
-        document: dict[str, Any], ga_day: str) -> None:
+        document: ResultsDocument, ga_day: str) -> None:
     html = render_html(document, ga_day)
     assert '<header class="verdict verdict-fail">' in html
     assert '<span class="status status-fail">FAIL</span>' in html
@@ -184,7 +184,7 @@ def test_html_has_status_classes_heading_ids_and_no_outside_resources(
     assert "@media print" in html
 
 
-def test_every_range_check_gets_a_chart_with_its_thresholds(document: dict[str, Any],
+def test_every_range_check_gets_a_chart_with_its_thresholds(document: ResultsDocument,
                                                             ga_day: str) -> None:
     html = render_html(document, ga_day)
     ranged = [c["id"] for c in document["checks"] if c["mode"] == "range"]
@@ -199,7 +199,7 @@ def test_every_range_check_gets_a_chart_with_its_thresholds(document: dict[str, 
     assert html.index('id="chart-p99_latency"') < html.index('id="6-drift-analysis-summary"')
 
 
-def test_a_chart_keeps_a_one_minute_spike_and_stays_small(document: dict[str, Any]) -> None:
+def test_a_chart_keeps_a_one_minute_spike_and_stays_small(document: ResultsDocument) -> None:
     chart = next(c for c in build_charts(document) if c.id == "p99_latency")
     line = next(ln for ln in chart.lines if ln.label == "service=dashboard-api")
     points = [tuple(map(float, p.split(","))) for p in " ".join(line.segments).split()]
@@ -248,7 +248,7 @@ def test_thresholds_read_back_from_rules(rules: dict[str, str],
     assert [(t.rule, t.operator, t.value) for t in found] == lines
 
 
-def test_the_email_summary_is_plain_text_ready_to_paste(document: dict[str, Any]) -> None:
+def test_the_email_summary_is_plain_text_ready_to_paste(document: ResultsDocument) -> None:
     email = render_email(document, files=("GA_DAY_REPORT.md", "GA_DAY_REPORT.html"))
     lines = email.splitlines()
     assert lines[0].startswith("Subject: T.A.R.S. GA Day certification report: FAIL (")
@@ -260,7 +260,7 @@ def test_the_email_summary_is_plain_text_ready_to_paste(document: dict[str, Any]
     assert "<" not in email.replace("<package directory or .tar.gz>", "")
 
 
-def test_results_missing_optional_keys_still_render(document: dict[str, Any]) -> None:
+def test_results_missing_optional_keys_still_render(document: ResultsDocument) -> None:
     required = {"id", "title", "status", "value", "unit", "reason", "query", "series", "error"}
     doc = json.loads(json.dumps(document))
     doc["checks"] = [{k: v for k, v in c.items() if k in required} for c in doc["checks"]]
@@ -272,7 +272,7 @@ def test_results_missing_optional_keys_still_render(document: dict[str, Any]) ->
     assert render_html(doc, text).count("<svg") == 0  # without `mode`, no check is a range
 
 
-def _custom(tmp_path: Path, name: str, text: str) -> tuple[dict[str, Any], Path]:
+def _custom(tmp_path: Path, name: str, text: str) -> tuple[ResultsDocument, Path]:
     path = tmp_path / name
     path.write_text(text)
     doc = sample_results()
@@ -330,14 +330,14 @@ def test_a_missing_policy_template_is_named(tmp_path: Path) -> None:
         resolve_templates(doc)
 
 
-def test_the_short_report_still_renders_every_check(document: dict[str, Any]) -> None:
+def test_the_short_report_still_renders_every_check(document: ResultsDocument) -> None:
     text = render_markdown(document, Templates())
     for check in document["checks"]:
         assert f"(`{check['id']}`)" in text
     assert text.count("```promql") == len(document["checks"])
 
 
-def test_a_chart_starts_at_the_window_start(document: dict[str, Any]) -> None:
+def test_a_chart_starts_at_the_window_start(document: ResultsDocument) -> None:
     chart = build_charts(document)[0]
     assert chart.start == "2025-01-15 00:00 UTC"
     assert chart.x_ticks[0].label == "00:00"

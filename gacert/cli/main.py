@@ -22,6 +22,7 @@ from gacert import __version__
 from gacert.errors import GacertError, OutputError, PolicyError, UsageError
 
 if TYPE_CHECKING:
+    from gacert.document import ResultsDocument
     from gacert.model import Policy
     from gacert.package.build import PackageOptions
 
@@ -60,7 +61,7 @@ verdict_options = [
 ]
 
 
-def _exit_with_verdict(document: dict[str, Any], fail_on: str) -> NoReturn:
+def _exit_with_verdict(document: ResultsDocument, fail_on: str) -> NoReturn:
     """0 pass (or warn), 1 fail (or warn with --fail-on warn), 3 error."""
     sys.exit(1 if document["status"] == "warn" and fail_on == "warn"
              else document["exit_code"])

@@ -24,7 +24,7 @@ from typing import Any
 from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import PlannedCheck, build_plan
 from gacert.engine.regrade import StoredEvidence, judge_stored
-from gacert.engine.results import check_results, read_results, verdict
+from gacert.engine.results import read_results, verdict
 from gacert.errors import SourceError
 from gacert.formatting import format_value
 from gacert.model import CheckResult, Fetched, Outcome, ParamValue, Series, Verdict, Window
@@ -145,7 +145,7 @@ class _Case:
 def _evidence(path: str | None, scrape_interval: float) -> StoredEvidence | None:
     if path is None:
         return None
-    return StoredEvidence(check_results(read_results(path), path), scrape_interval)
+    return StoredEvidence(read_results(path), scrape_interval)
 
 
 def _window(test_file: TestFile, given: Input) -> Window:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gacert.document import ChangeDocument, ResultsDocument
 from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import PlannedCheck, build_plan
 from gacert.engine.results import json_number, to_document, verdict
@@ -42,6 +43,7 @@ from gacert.model import (
     SourceInfo,
     Status,
     Timings,
+    Verdict,
     Window,
 )
 from gacert.policy.diff import (
@@ -98,7 +100,7 @@ class Origin:
 class Regraded:
     run: RunResult
     changes: tuple[Change, ...]
-    origin_status: str
+    origin_status: Verdict
 
 
 class StoredEvidence:
@@ -115,7 +117,7 @@ class StoredEvidence:
                                  float(window["step_seconds"]), scrape_interval_seconds)
         except (KeyError, TypeError, ValueError) as exc:
             raise OutputError(f"not a gacert results document: {exc}") from None
-        self.document = document
+        self.status: Verdict = document["status"]
 
     def why_not(self, planned: PlannedCheck, source_type: str,
                 params: Mapping[str, ParamValue]) -> str | None:
@@ -242,7 +244,7 @@ def regrade(document: Mapping[str, Any], policy: Policy,
                     params=dict(params), sources=_sources(document),
                     timings=_timings(document), checks=checks)
     changes = _changes(evidence, policy, plan.checks, checks, params)
-    return Regraded(run, changes, str(document.get("status")))
+    return Regraded(run, changes, evidence.status)
 
 
 def _sources(document: Mapping[str, Any]) -> tuple[SourceInfo, ...]:
@@ -290,18 +292,18 @@ def _same(one: float | None, two: float | None) -> bool:
     return one == two or (math.isnan(one) and math.isnan(two))
 
 
-def regrade_document(regraded: Regraded, origin: Origin, origin_document: Mapping[str, Any],
-                     overrides: Mapping[str, ParamValue]) -> dict[str, Any]:
+def regrade_document(regraded: Regraded, origin: Origin, origin_document: ResultsDocument,
+                     overrides: Mapping[str, ParamValue]) -> ResultsDocument:
     """The results document of the re-grade, with its `regrade` record."""
     document = to_document(regraded.run)
-    policy = origin_document.get("policy") or {}
+    policy = origin_document["policy"]
     changes = regraded.changes
     document["regrade"] = {
         "origin": {"path": origin.path, "results_sha256": origin.results_sha256,
                    "manifest_sha256": origin.manifest_sha256,
                    "status": regraded.origin_status,
                    "gacert_version": origin_document.get("gacert_version"),
-                   "policy": {"name": policy.get("name"), "sha256": policy.get("sha256"),
+                   "policy": {"name": policy["name"], "sha256": policy["sha256"],
                               "path": policy.get("path")}},
         "overrides": dict(overrides),
         "summary": {"changed": len(changes), "flipped": sum(c.flipped for c in changes),
@@ -313,7 +315,7 @@ def regrade_document(regraded: Regraded, origin: Origin, origin_document: Mappin
     return document
 
 
-def change_document(change: Change) -> dict[str, Any]:
+def change_document(change: Change) -> ChangeDocument:
     """A diff row as JSON (numbers as the results document writes them)."""
     return {"check": change.check, "title": change.title, "gate": change.gate,
             "old": {"status": change.old_status, "value": json_number(change.old_value)},

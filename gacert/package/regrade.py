@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gacert.document import ResultsDocument
 from gacert.engine.regrade import Change, Origin, change_document, regrade, regrade_document
 from gacert.engine.results import check_results, write_results
 from gacert.errors import OutputError, UsageError
@@ -49,7 +50,7 @@ class RegradeOptions:
 
 @dataclass(frozen=True)
 class RegradeOutput:
-    document: dict[str, Any]
+    document: ResultsDocument
     results_path: str
     package: Package
     changes: tuple[Change, ...]
@@ -59,7 +60,7 @@ class RegradeOutput:
 class Evidence:
     """A results document read for re-grading, and where it came from."""
 
-    document: dict[str, Any]
+    document: ResultsDocument
     origin: Origin
     package_dir: str | None  # the package directory it is in, if any
 
@@ -81,7 +82,7 @@ def read_evidence(path: str) -> Evidence:
     except ValueError as exc:
         raise OutputError(f"{path}: cannot read results: {exc}") from None
     origin = Origin(path, hashlib.sha256(data).hexdigest(), manifest)
-    return Evidence(dict(check_results(document, path)), origin,
+    return Evidence(check_results(document, path), origin,
                     package if os.path.isdir(package or "") else None)
 
 

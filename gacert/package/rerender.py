@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from gacert.engine.results import check_results, read_results
+from gacert.engine.results import read_results
 from gacert.errors import OutputError
 from gacert.package.artifacts import ARTIFACTS_DIR, Artifact
 from gacert.package.build import Package, PackageOptions, write_package
@@ -47,6 +47,6 @@ def kept_artifacts(results_path: str) -> tuple[Artifact, ...]:
 def rerender(results_path: str, output_dir: str, options: PackageOptions) -> Package:
     """Read RESULTS.json and write its package into `output_dir`, keeping the
     artifacts of the package it comes from."""
-    document = check_results(read_results(results_path), results_path)
+    document = read_results(results_path)
     options = replace(options, kept=kept_artifacts(results_path))
     return write_package(document, results_path, output_dir, options)

@@ -14,8 +14,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from gacert.document import CheckDocument, JsonNumber, ResultsDocument, SeriesDocument
+from gacert.model import ParamValue
 from gacert.policy.thresholds import Threshold, thresholds
 from gacert.report.reportdata import SEVERITY
 from gacert.timestamps import parse_timestamp
@@ -84,14 +85,14 @@ class _Scale:
         return TOP + (self.v1 - v) / (self.v1 - self.v0) * (HEIGHT - TOP - BOTTOM)
 
 
-def _finite(value: Any) -> float | None:
+def _finite(value: JsonNumber | None) -> float | None:
     if value is None:
         return None
     number = float(value.replace("Inf", "inf")) if isinstance(value, str) else float(value)
     return number if math.isfinite(number) else None
 
 
-def build_charts(document: Mapping[str, Any]) -> list[Chart]:
+def build_charts(document: ResultsDocument) -> list[Chart]:
     """A chart for every range check of the document, in policy order."""
     window = document["window"]
     t0 = parse_timestamp(window["start"], "window.start").timestamp()
@@ -101,8 +102,8 @@ def build_charts(document: Mapping[str, Any]) -> list[Chart]:
             if c.get("mode") == "range"]
 
 
-def build_chart(check: Mapping[str, Any], t0: float, t1: float,
-                params: Mapping[str, Any]) -> Chart:
+def build_chart(check: CheckDocument, t0: float, t1: float,
+                params: Mapping[str, ParamValue]) -> Chart:
     series = sorted(check.get("series") or (), key=_rank)
     drawn = series[:MAX_SERIES]
     points = [[(float(t), _finite(v)) for t, v in s.get("points") or ()] for s in drawn]
@@ -124,13 +125,13 @@ def build_chart(check: Mapping[str, Any], t0: float, t1: float,
         hidden_series=len(series) - len(drawn), empty=not values)
 
 
-def _rank(series: Mapping[str, Any]) -> tuple[int, float]:
+def _rank(series: SeriesDocument) -> tuple[int, float]:
     """Worst status first, then the highest value: the series a reader looks for."""
     value = _finite(series.get("value"))
     return SEVERITY.index(series["status"]), -(value if value is not None else -math.inf)
 
 
-def _series_label(series: Mapping[str, Any]) -> str:
+def _series_label(series: SeriesDocument) -> str:
     labels = series.get("labels") or {}
     text = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
     return text or "(no labels)"

@@ -19,12 +19,13 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
 from gacert.formatting import format_value
 from gacert.model import Policy
@@ -91,7 +92,7 @@ class Templates:
         return f"policy/{kind}" if kind in self.overrides else BUILTIN_TEMPLATES[kind]
 
 
-def resolve_templates(document: Mapping[str, Any], results_dir: str = "") -> Templates:
+def resolve_templates(document: ResultsDocument, results_dir: str = "") -> Templates:
     """The templates a results document names, found where they were or in a package.
 
     A path is relative to the working directory of the run; when the file is
@@ -265,32 +266,35 @@ _CHECK_DEFAULTS: dict[str, Any] = {
 }
 
 
-def complete(document: Mapping[str, Any]) -> dict[str, Any]:
+def complete(document: ResultsDocument) -> ResultsDocument:
     """The results document with every optional key present (a copy)."""
-    policy = {"title": None, "path": None, "description": "", "labels": {},
-              "report_templates": {}, **document["policy"]}
+    policy: PolicyDocument = {"title": None, "path": None, "description": "", "labels": {},
+                              "report_templates": {}, **document["policy"]}
     policy["report_title"] = (policy.get("report_title") or policy["title"]
                               or policy["name"])
     return {
-        "params": {}, "sources": [], "sections": [], "regrade": None, **document,
-        "policy": policy,
+        "params": {}, "sources": [], "sections": [], **document, "policy": policy,
         "exit_code": document.get("exit_code", {"pass": 0, "warn": 0, "fail": 1}.get(
             document["status"], 3)),
         "timings": {"fetch_seconds": None, **document["timings"]},
-        "checks": [{**_CHECK_DEFAULTS, **check,
-                    "rules": {"pass": None, "warn": None, "fail": None,
-                              **(check.get("rules") or {})}}
-                   for check in document["checks"]],
+        "checks": [_complete_check(check) for check in document["checks"]],
     }
 
 
-def _sections(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _complete_check(check: CheckDocument) -> CheckDocument:
+    # A cast: mypy cannot check a TypedDict built over a plain dict of defaults.
+    return cast(CheckDocument, {**_CHECK_DEFAULTS, **check,
+                                "rules": {"pass": None, "warn": None, "fail": None,
+                                          **(check.get("rules") or {})}})
+
+
+def _sections(document: ResultsDocument) -> list[dict[str, Any]]:
     checks = {c["id"]: c for c in document["checks"]}
     return [{**s, "items": [checks[i] for i in s["checks"] if i in checks]}
             for s in document.get("sections", [])]
 
 
-def markdown_context(document: Mapping[str, Any]) -> dict[str, Any]:
+def markdown_context(document: ResultsDocument) -> dict[str, Any]:
     """What the Markdown templates receive: the document, its sections with
     their check results as `items`, and the checks that are not pass or warn."""
     document = complete(document)
@@ -299,24 +303,24 @@ def markdown_context(document: Mapping[str, Any]) -> dict[str, Any]:
                          if c["status"] in ("fail", "no_data", "error")]}
 
 
-def render_markdown(document: Mapping[str, Any], templates: Templates | None = None) -> str:
+def render_markdown(document: ResultsDocument, templates: Templates | None = None) -> str:
     """The short Markdown report (report.md) for a results document."""
     return render_template("report", templates or Templates(), **markdown_context(document))
 
 
-def render_ga_day(document: Mapping[str, Any], templates: Templates | None = None) -> str:
+def render_ga_day(document: ResultsDocument, templates: Templates | None = None) -> str:
     """The GA Day report (GA_DAY_REPORT.md) for a results document."""
     return render_template("ga_day", templates or Templates(), **markdown_context(document))
 
 
-def render_email(document: Mapping[str, Any], templates: Templates | None = None,
+def render_email(document: ResultsDocument, templates: Templates | None = None,
                  files: tuple[str, ...] = ()) -> str:
     """The plain-text email summary; `files` are the reports written beside it."""
     return render_template("email", templates or Templates(), files=files,
                            **markdown_context(document))
 
 
-def render_regrade_diff(document: Mapping[str, Any]) -> str:
+def render_regrade_diff(document: ResultsDocument) -> str:
     """REGRADE_DIFF.md: the checks a re-grade changed, from its `regrade` record."""
     return _render_builtin(REGRADE_TEMPLATE, doc=complete(document))
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gacert.document import CheckDocument, JsonNumber, ResultsDocument, ThresholdDocument
+from gacert.model import ParamValue
 from gacert.policy.thresholds import thresholds
 
 # Worst first, as a check with `series: each` ranks its series.
@@ -19,7 +21,7 @@ SEVERITY = ("fail", "error", "no_data", "warn", "pass")
 # A tag that names an issue, such as tars-1001: a hotfix the GA day validates.
 _ISSUE_KEY = re.compile(r"^[a-z][a-z0-9]*-[0-9]+$")
 
-Check = Mapping[str, Any]
+Check = CheckDocument
 
 
 def worst(statuses: Iterable[str]) -> str:
@@ -40,12 +42,12 @@ def not_passing(checks: Iterable[Check]) -> list[Check]:
     return sorted(listed, key=lambda c: SEVERITY.index(c["status"]))
 
 
-def range_checks(document: Mapping[str, Any]) -> list[Check]:
+def range_checks(document: ResultsDocument) -> list[Check]:
     """The range checks, which have points over the window and get charts."""
     return [c for c in document["checks"] if c.get("mode") == "range"]
 
 
-def hotfixes(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def hotfixes(document: ResultsDocument) -> list[dict[str, Any]]:
     """The hotfixes the GA day validates, each with the checks tagged with its key.
 
     The policy label `hotfixes` names them ("TARS-1001, TARS-1002"); without
@@ -60,7 +62,7 @@ def hotfixes(document: Mapping[str, Any]) -> list[dict[str, Any]]:
             for key in keys]
 
 
-def services(document: Mapping[str, Any], label: str = "service") -> list[dict[str, Any]]:
+def services(document: ResultsDocument, label: str = "service") -> list[dict[str, Any]]:
     """Each value of a label (a service) across all series: its worst status and
     the checks where it did not pass."""
     seen: dict[str, dict[str, Any]] = {}
@@ -77,7 +79,7 @@ def services(document: Mapping[str, Any], label: str = "service") -> list[dict[s
              "checks": e["checks"]} for _, e in sorted(seen.items())]
 
 
-def tag_counts(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def tag_counts(document: ResultsDocument) -> list[dict[str, Any]]:
     """For each tag, how many of its checks have each status."""
     counts: dict[str, dict[str, int]] = {}
     for check in document["checks"]:
@@ -87,14 +89,14 @@ def tag_counts(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"tag": tag, "total": sum(row.values()), **row} for tag, row in sorted(counts.items())]
 
 
-def _value(value: Any) -> float | None:
+def _value(value: JsonNumber | None) -> float | None:
     if value is None:
         return None
     number = float(value.replace("Inf", "inf")) if isinstance(value, str) else float(value)
     return number if math.isfinite(number) else None
 
 
-def error_budget(check: Check, params: Mapping[str, Any],
+def error_budget(check: Check, params: Mapping[str, ParamValue],
                  window_seconds: float) -> dict[str, Any] | None:
     """The error budget of a percentage objective, or None when the rules give none.
 
@@ -119,7 +121,7 @@ def error_budget(check: Check, params: Mapping[str, Any],
             "remaining": None if spent is None else max(100 - spent, 0.0)}
 
 
-def _objective(check: Check, params: Mapping[str, Any]) -> tuple[str, float] | None:
+def _objective(check: Check, params: Mapping[str, ParamValue]) -> tuple[str, float] | None:
     """("min", T) for an objective value >= T, ("max", T) for value < T."""
     for threshold in thresholds(check.get("rules") or {}, params):
         passes_above = threshold.operator in (">=", ">")
@@ -130,7 +132,7 @@ def _objective(check: Check, params: Mapping[str, Any]) -> tuple[str, float] | N
     return None
 
 
-def error_budgets(document: Mapping[str, Any], *tags: str) -> list[dict[str, Any]]:
+def error_budgets(document: ResultsDocument, *tags: str) -> list[dict[str, Any]]:
     """Error budgets of the percentage checks tagged with any of `tags`."""
     window = float(document["window"]["duration_seconds"])
     found = (error_budget(c, document.get("params") or {}, window)
@@ -138,7 +140,7 @@ def error_budgets(document: Mapping[str, Any], *tags: str) -> list[dict[str, Any
     return [b for b in found if b is not None]
 
 
-def rule_thresholds(check: Check, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+def rule_thresholds(check: Check, params: Mapping[str, ParamValue]) -> list[ThresholdDocument]:
     """The check's thresholds as plain mappings, for templates."""
     return [{"rule": t.rule, "operator": t.operator, "value": t.value,
              "expression": t.expression}
