@@ -12,10 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gacert.policy.thresholds import thresholds
+from gacert.model import SEVERITY
 
-# Worst first, as a check with `series: each` ranks its series.
-SEVERITY = ("fail", "error", "no_data", "warn", "pass")
 # A tag that names an issue, such as tars-1001: a hotfix the GA day validates.
 _ISSUE_KEY = re.compile(r"^[a-z][a-z0-9]*-[0-9]+$")
 
@@ -104,7 +102,7 @@ def error_budget(check: Check, params: Mapping[str, Any],
     """
     if check.get("unit") != "%":
         return None
-    target = _objective(check, params)
+    target = _objective(check)
     if target is None:
         return None
     direction, bound = target
@@ -119,14 +117,14 @@ def error_budget(check: Check, params: Mapping[str, Any],
             "remaining": None if spent is None else max(100 - spent, 0.0)}
 
 
-def _objective(check: Check, params: Mapping[str, Any]) -> tuple[str, float] | None:
+def _objective(check: Check) -> tuple[str, float] | None:
     """("min", T) for an objective value >= T, ("max", T) for value < T."""
-    for threshold in thresholds(check.get("rules") or {}, params):
-        passes_above = threshold.operator in (">=", ">")
-        if threshold.rule == "pass":
-            return ("min" if passes_above else "max"), threshold.value
-        if threshold.rule == "fail":
-            return ("max" if passes_above else "min"), threshold.value
+    for threshold in check["thresholds"]:
+        passes_above = threshold["operator"] in (">=", ">")
+        if threshold["rule"] == "pass":
+            return ("min" if passes_above else "max"), threshold["value"]
+        if threshold["rule"] == "fail":
+            return ("max" if passes_above else "min"), threshold["value"]
     return None
 
 
@@ -138,11 +136,13 @@ def error_budgets(document: Mapping[str, Any], *tags: str) -> list[dict[str, Any
     return [b for b in found if b is not None]
 
 
-def rule_thresholds(check: Check, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The check's thresholds as plain mappings, for templates."""
-    return [{"rule": t.rule, "operator": t.operator, "value": t.value,
-             "expression": t.expression}
-            for t in thresholds(check.get("rules") or {}, params)]
+def rule_thresholds(check: Check, params: Mapping[str, Any] | None = None
+                    ) -> list[dict[str, Any]]:
+    """The check's thresholds, as evaluation computed them with the run's params.
+
+    `params` is not read (the thresholds were computed when the check was
+    evaluated); templates that pass them keep working."""
+    return list(check["thresholds"])
 
 
 TEMPLATE_HELPERS = {
