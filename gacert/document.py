@@ -75,7 +75,7 @@ SummaryDocument = TypedDict("SummaryDocument", {
 
 # Rule name (pass, warn, fail) -> the expression as written; None or absent for a
 # rule not set. A plain dict rather than a TypedDict, so that it is the
-# Mapping[str, str | None] that gacert.policy.thresholds reads.
+# mapping of rule texts that readers iterate over.
 RulesDocument = dict[str, str | None]
 
 
@@ -130,7 +130,7 @@ class CheckDocument(TypedDict):
     # A probe's named values and its raw data: arbitrary JSON.
     measurements: NotRequired[dict[str, Any]]
     evidence: NotRequired[dict[str, Any]]
-    thresholds: NotRequired[list[ThresholdDocument]]
+    thresholds: list[ThresholdDocument]
 
 
 class ResultsDocument(TypedDict):

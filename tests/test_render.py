@@ -12,6 +12,8 @@ from sample_results import HOSTILE_LABELS, RESULTS_SCHEMA, START, sample_results
 
 from gacert.document import ResultsDocument
 from gacert.errors import OutputError
+from gacert.model import Rules
+from gacert.policy.expressions import compile_expression
 from gacert.policy.thresholds import thresholds
 from gacert.report.charts import build_charts
 from gacert.report.html import markdown_to_html, render_html
@@ -231,21 +233,34 @@ def test_a_chart_without_points_says_so() -> None:
     assert "No data in the window" in html.split('id="chart-cpu_usage"')[1].split("</figure>")[0]
 
 
-@pytest.mark.parametrize(("rules", "lines"), [
-    pytest.param({"fail": "value >= limit"}, [("fail", ">=", 10.0)], id="a param bound"),
-    pytest.param({"warn": "value >= limit * 0.8"}, [("warn", ">=", 8.0)], id="arithmetic"),
-    pytest.param({"pass": "0 < value <= 5"}, [("pass", ">", 0.0), ("pass", "<=", 5.0)],
-                 id="a chained comparison gives two lines"),
-    pytest.param({"fail": "abs(value) >= limit"}, [("fail", ">=", 10.0), ("fail", "<=", -10.0)],
-                 id="abs(value) gives a line on each side"),
-    pytest.param({"fail": "labels['service'] == 'x' and value > 1"}, [],
-                 id="a rule for some series only gives no line"),
-    pytest.param({"fail": "value > unknown"}, [], id="an unknown name gives no line"),
-])
-def test_thresholds_read_back_from_rules(rules: dict[str, str],
-                                         lines: list[tuple[str, str, float]]) -> None:
-    found = thresholds(rules, {"limit": 10})
-    assert [(t.rule, t.operator, t.value) for t in found] == lines
+def test_the_samples_thresholds_are_what_evaluation_writes(document: ResultsDocument) -> None:
+    for check in document["checks"]:
+        written = {name: compile_expression(text) if text else None
+                   for name, text in check["rules"].items()}
+        rules = Rules(pass_=written["pass"], warn=written["warn"], fail=written["fail"])
+        computed = [{"rule": t.rule, "operator": t.operator, "value": t.value,
+                     "expression": t.expression}
+                    for t in thresholds(rules, document["params"])]
+        assert check["thresholds"] == computed, check["id"]
+
+
+def test_charts_and_reports_draw_the_thresholds_of_the_results_not_the_rule_text() -> None:
+    # The results are the single source of truth: a report never parses a rule
+    # again, so thresholds it cannot derive from the text are drawn all the same.
+    doc = sample_results()
+    latency = next(c for c in doc["checks"] if c["id"] == "p99_latency")
+    latency["thresholds"] = [{"rule": "fail", "operator": ">", "value": 1234.0,
+                              "expression": "value > some_measured_bound"}]
+    availability = next(c for c in doc["checks"] if c["id"] == "availability")
+    availability["thresholds"] = [{"rule": "pass", "operator": ">=", "value": 99.0,
+                                   "expression": "value >= availability_target"}]
+    jsonschema.Draft202012Validator(RESULTS_SCHEMA).validate(doc)
+    chart = next(c for c in build_charts(doc) if c.id == "p99_latency")
+    assert [r.label for r in chart.rules] == ["fail > 1,234.0 ms"]
+    ga_day = render_ga_day(doc)
+    assert "fail: `value >= p99_latency_ms_max` (> 1,234.0 ms)" in ga_day
+    # Error budget from the pass threshold 99 %: 1 % of a day, 3 % of it spent at 99.97 %.
+    assert "| Overall availability | ≥ 99.000 % | 99.970 % | 1.000 % |" in ga_day
 
 
 def test_the_email_summary_is_plain_text_ready_to_paste(document: ResultsDocument) -> None:
@@ -261,7 +276,8 @@ def test_the_email_summary_is_plain_text_ready_to_paste(document: ResultsDocumen
 
 
 def test_results_missing_optional_keys_still_render(document: ResultsDocument) -> None:
-    required = {"id", "title", "status", "value", "unit", "reason", "query", "series", "error"}
+    required = {"id", "title", "status", "value", "unit", "reason", "query", "series", "error",
+                "thresholds"}
     doc = json.loads(json.dumps(document))
     doc["checks"] = [{k: v for k, v in c.items() if k in required} for c in doc["checks"]]
     for key in ("params", "sources", "sections", "exit_code"):

@@ -569,6 +569,12 @@ SAMPLE_RESULTS = """\
       "decided_by": "fail", "expression": "value >= p99_latency_ms_max",
       "rules": {"pass": null, "warn": "value >= p99_latency_ms_max * 0.8",
                 "fail": "value >= p99_latency_ms_max"},
+      "thresholds": [
+        {"rule": "fail", "operator": ">=", "value": 1000.0,
+         "expression": "value >= p99_latency_ms_max"},
+        {"rule": "warn", "operator": ">=", "value": 800.0,
+         "expression": "value >= p99_latency_ms_max * 0.8"}
+      ],
       "no_data": "no_data",
       "query": "histogram_quantile(0.99, sum by (service, le) (rate(x[5m]))) * 1000",
       "mode": "range", "over_time": "max", "series_reduction": "each",
@@ -584,12 +590,13 @@ SAMPLE_RESULTS = """\
       "id": "availability", "title": "availability", "status": "no_data", "value": null,
       "unit": "%%", "reason": "availability no_data: the query returned no series",
       "decided_by": "no_data", "expression": null, "query": "up", "mode": "instant",
-      "over_time": null, "series_reduction": "min", "series": [], "error": null
+      "over_time": null, "series_reduction": "min", "series": [], "error": null,
+      "thresholds": []
     },
     {
       "id": "restarts", "title": "restarts", "status": "error", "value": null, "unit": null,
       "reason": "restarts error: prometheus did not answer", "decided_by": null,
-      "query": "sum(restarts)", "series": [],
+      "query": "sum(restarts)", "series": [], "thresholds": [],
       "error": "GET http://localhost:9090/api/v1/query: connection refused"
     }
   ]
@@ -618,6 +625,7 @@ def test_the_results_schema_requires_the_documented_keys() -> None:
         "query",
         "series",
         "error",
+        "thresholds",
     }
 
 
@@ -664,6 +672,12 @@ RESULTS_CASES = [
         "a passing check with an error sentence is rejected", ("checks", 0, "error"), "x", "type"
     ),
     ResultsCase("a short policy digest is rejected", ("policy", "sha256"), "abc", "pattern"),
+    ResultsCase("a threshold of an unknown rule is rejected",
+                ("checks", 0, "thresholds", 0, "rule"), "no_data", "enum"),
+    ResultsCase("a threshold operator that is no comparison is rejected",
+                ("checks", 0, "thresholds", 0, "operator"), "in", "enum"),
+    ResultsCase("an infinite threshold is rejected",
+                ("checks", 0, "thresholds", 1, "value"), "+Inf", "type"),
     ResultsCase("a negative count is rejected", ("summary", "fail"), -1, "minimum"),
 ]
 

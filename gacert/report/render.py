@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
-from gacert.formatting import format_value
+from gacert.formatting import format_value, labels_text
 from gacert.report import reportdata
 
 # Report kind -> built-in template. `html` is the page around the GA Day
@@ -67,10 +67,6 @@ def code_fence(text: Any, info: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{body}\n{fence}"
-
-
-def labels_text(labels: Mapping[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
 
 
 def hours(seconds: Any) -> str:

@@ -13,11 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gacert.document import CheckDocument, JsonNumber, ResultsDocument, ThresholdDocument
-from gacert.model import ParamValue
-from gacert.policy.thresholds import thresholds
+from gacert.model import SEVERITY
 
-# Worst first, as a check with `series: each` ranks its series.
-SEVERITY = ("fail", "error", "no_data", "warn", "pass")
 # A tag that names an issue, such as tars-1001: a hotfix the GA day validates.
 _ISSUE_KEY = re.compile(r"^[a-z][a-z0-9]*-[0-9]+$")
 
@@ -96,7 +93,7 @@ def _value(value: JsonNumber | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def error_budget(check: Check, params: Mapping[str, ParamValue],
+def error_budget(check: Check, params: Mapping[str, Any],
                  window_seconds: float) -> dict[str, Any] | None:
     """The error budget of a percentage objective, or None when the rules give none.
 
@@ -106,7 +103,7 @@ def error_budget(check: Check, params: Mapping[str, ParamValue],
     """
     if check.get("unit") != "%":
         return None
-    target = _objective(check, params)
+    target = _objective(check)
     if target is None:
         return None
     direction, bound = target
@@ -121,14 +118,14 @@ def error_budget(check: Check, params: Mapping[str, ParamValue],
             "remaining": None if spent is None else max(100 - spent, 0.0)}
 
 
-def _objective(check: Check, params: Mapping[str, ParamValue]) -> tuple[str, float] | None:
+def _objective(check: Check) -> tuple[str, float] | None:
     """("min", T) for an objective value >= T, ("max", T) for value < T."""
-    for threshold in thresholds(check.get("rules") or {}, params):
-        passes_above = threshold.operator in (">=", ">")
-        if threshold.rule == "pass":
-            return ("min" if passes_above else "max"), threshold.value
-        if threshold.rule == "fail":
-            return ("max" if passes_above else "min"), threshold.value
+    for threshold in check["thresholds"]:
+        passes_above = threshold["operator"] in (">=", ">")
+        if threshold["rule"] == "pass":
+            return ("min" if passes_above else "max"), threshold["value"]
+        if threshold["rule"] == "fail":
+            return ("max" if passes_above else "min"), threshold["value"]
     return None
 
 
@@ -140,11 +137,13 @@ def error_budgets(document: ResultsDocument, *tags: str) -> list[dict[str, Any]]
     return [b for b in found if b is not None]
 
 
-def rule_thresholds(check: Check, params: Mapping[str, ParamValue]) -> list[ThresholdDocument]:
-    """The check's thresholds as plain mappings, for templates."""
-    return [{"rule": t.rule, "operator": t.operator, "value": t.value,
-             "expression": t.expression}
-            for t in thresholds(check.get("rules") or {}, params)]
+def rule_thresholds(check: Check, params: Mapping[str, Any] | None = None
+                    ) -> list[ThresholdDocument]:
+    """The check's thresholds, as evaluation computed them with the run's params.
+
+    `params` is not read (the thresholds were computed when the check was
+    evaluated); templates that pass them keep working."""
+    return list(check.get("thresholds") or [])
 
 
 TEMPLATE_HELPERS = {
