@@ -19,15 +19,39 @@ from typing import Any, Literal, NotRequired, TypedDict
 from gacert.model import ParamValue, Status, Verdict
 
 __all__ = [
-    "CheckDocument", "JsonNumber", "NonFinite", "Point", "PolicyDocument", "ResultsDocument",
-    "RulesDocument", "SectionDocument", "SeriesDocument", "SourceDocument", "SummaryDocument",
-    "ThresholdDocument", "TimingsDocument", "WindowDocument",
+    "CheckDocument",
+    "GaDayDocument",
+    "JsonNumber",
+    "NonFinite",
+    "Point",
+    "PolicyDocument",
+    "ResultsDocument",
+    "RulesDocument",
+    "SectionDocument",
+    "SeriesDocument",
+    "SloDocument",
+    "SourceDocument",
+    "SummaryDocument",
+    "ThresholdDocument",
+    "TimingsDocument",
+    "WindowDocument",
 ]
 
 NonFinite = Literal["NaN", "+Inf", "-Inf"]
 JsonNumber = float | NonFinite
 # [unix seconds, value]: a JSON array, so a list; the time is always a finite number.
 Point = list[JsonNumber]
+
+
+class SloDocument(TypedDict):
+    objective: float  # percent of good the SLO promises
+    value: Literal["good", "bad"]  # what the check's value is the percent of
+
+
+class GaDayDocument(TypedDict):
+    # The sections as the policy declares them (report.ga_day), every part key present;
+    # the parts are template data, so they stay plain JSON here.
+    sections: list[dict[str, Any]]
 
 
 class PolicyDocument(TypedDict):
@@ -43,6 +67,7 @@ class PolicyDocument(TypedDict):
     description: NotRequired[str]
     labels: NotRequired[dict[str, str]]
     report_title: NotRequired[str]
+    ga_day: NotRequired[GaDayDocument]
 
 
 class WindowDocument(TypedDict):
@@ -131,6 +156,7 @@ class CheckDocument(TypedDict):
     measurements: NotRequired[dict[str, Any]]
     evidence: NotRequired[dict[str, Any]]
     thresholds: list[ThresholdDocument]
+    slo: NotRequired[SloDocument | None]
 
 
 class ResultsDocument(TypedDict):

@@ -116,6 +116,19 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class Slo:
+    """The service level objective a check measures, for its error budget.
+
+    `objective` is the percent of good the SLO promises (99.9). `value` says
+    what the check's value is: the percent of good ("good": availability,
+    success rate) or of bad ("bad": error rate).
+    """
+
+    objective: float
+    value: Literal["good", "bad"] = "good"
+
+
+@dataclass(frozen=True)
 class Check:
     id: str
     title: str
@@ -132,6 +145,7 @@ class Check:
     gate: bool
     tags: tuple[str, ...]
     section: str
+    slo: Slo | None = None  # only a check that declares an SLO gets an error budget
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,33 @@ class Section:
     title: str
     description: str
     checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportPart:
+    """One part of a GA Day report section: an optional `###` heading, then the
+    policy's text, what the template computes (`show`) from the checks that
+    `select` and `tags` pick, and a field a person fills in (`fill`)."""
+
+    title: str = ""
+    text: str = ""
+    show: str = ""  # a part kind of the GA Day template; "" = text and fill only
+    select: Literal["all", "gate", "slo"] = "all"
+    tags: tuple[str, ...] = ()  # when given, only checks with any of these tags
+    fill: str = ""
+    label: str = ""  # a fill shown as a list item, `- label: [FILL IN: fill]`
+    fields: Mapping[str, str] = field(default_factory=dict)  # overview rows to fill
+    events: tuple[str, ...] = ()  # timeline rows to fill
+    roles: tuple[str, ...] = ()  # sign-off rows
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A numbered section of the GA Day report, as the policy declares it."""
+
+    title: str
+    text: str
+    parts: tuple[ReportPart, ...]
 
 
 @dataclass(frozen=True)
@@ -160,6 +201,8 @@ class Policy:
     # Report kind ('report', 'ga_day', 'html', 'email') -> template path as written,
     # relative to the policy file; kinds not named use the built-in templates.
     report_templates: Mapping[str, str] = field(default_factory=dict)
+    # The GA Day report's sections; empty = the template's generic structure.
+    ga_day: tuple[ReportSection, ...] = ()
 
 
 # --- the window (resolved by gacert.engine.window) ------------------------------

@@ -174,3 +174,18 @@ def write_results(directory: Path, document: ResultsDocument | None = None) -> P
     path.write_text(json.dumps(document or sample_results(
         policy_path=str(directory / "policy.yaml")), indent=2))
     return path
+
+
+def with_report_layout(document: ResultsDocument, policy_path: Path) -> ResultsDocument:
+    """`document` with the GA Day report layout and the SLOs of the policy at
+    `policy_path`, as `gacert run` would have recorded them (a copy)."""
+    from gacert.engine.results import ga_day_document, slo_document
+    from gacert.policy.load import load_policy
+
+    policy = load_policy(str(policy_path))
+    slos = {check.id: check.slo for check in policy.checks}
+    copy: ResultsDocument = json.loads(json.dumps(document))
+    copy["policy"]["ga_day"] = ga_day_document(policy.ga_day)
+    for check in copy["checks"]:
+        check["slo"] = slo_document(slos.get(check["id"]))
+    return copy

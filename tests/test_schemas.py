@@ -139,6 +139,7 @@ checks:
     pass: value >= availability_target
     no_data: fail
     tags: [slo]
+    slo: {objective: 99.9, value: good}
   - id: p99_latency
     title: Worst service P99 latency
     source: thanos
@@ -169,6 +170,16 @@ report:
       title: SLO compliance
       description: Service level objectives over the window.
       checks: [availability, p99_latency]
+  ga_day:
+    sections:
+      - title: Executive Summary
+        text: The release and its outcome at a glance.
+        parts:
+          - {title: Deployment overview, show: overview, fields: {Deployment lead: name}}
+          - {title: Critical metrics, show: table, select: gate, tags: [slo]}
+          - {show: timeline, events: [Deployment started]}
+          - {label: Change approval, fill: ticket}
+          - {text: Signed by the release board., show: sign_off, roles: [Release manager]}
   templates:
     report: templates/report.md.j2
     ga_day: templates/ga_day.md.j2

@@ -30,8 +30,11 @@ from gacert.model import (
     Check,
     Param,
     Policy,
+    ReportPart,
+    ReportSection,
     Rules,
     Section,
+    Slo,
     SourceSpec,
     WindowDefaults,
 )
@@ -201,7 +204,23 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
         report_title=data.get("report", {}).get("title", data.get("title", data["name"])),
         sections=tuple(sections),
         report_templates=dict(data.get("report", {}).get("templates", {})),
+        ga_day=_build_ga_day(data.get("report", {}).get("ga_day", {})),
     )
+
+
+def _build_ga_day(data: Mapping[str, Any]) -> tuple[ReportSection, ...]:
+    return tuple(ReportSection(s["title"], s.get("text", ""),
+                               tuple(_build_part(p) for p in s.get("parts", ())))
+                 for s in data.get("sections", ()))
+
+
+def _build_part(data: Mapping[str, Any]) -> ReportPart:
+    return ReportPart(
+        title=data.get("title", ""), text=data.get("text", ""), show=data.get("show", ""),
+        select=data.get("select", "all"), tags=tuple(data.get("tags", ())),
+        fill=data.get("fill", ""), label=data.get("label", ""),
+        fields=dict(data.get("fields", {})), events=tuple(data.get("events", ())),
+        roles=tuple(data.get("roles", ())))
 
 
 def _build_param(name: str, value: Any) -> Param:
@@ -220,4 +239,11 @@ def _build_check(data: Mapping[str, Any], section: str, rules: Rules) -> Check:
         rules=rules,
         no_data=data.get("no_data", "no_data"), gate=data.get("gate", True),
         tags=tuple(data.get("tags", ())), section=section,
+        slo=_build_slo(data.get("slo")),
     )
+
+
+def _build_slo(data: Mapping[str, Any] | None) -> Slo | None:
+    if data is None:
+        return None
+    return Slo(float(data["objective"]), data.get("value", "good"))

@@ -247,7 +247,7 @@ _CHECK_DEFAULTS: dict[str, Any] = {
     "description": "", "section": None, "source": "", "gate": True, "tags": [], "precision": 2,
     "decided_by": None, "expression": None, "no_data": "no_data", "mode": "instant",
     "over_time": None, "series_reduction": "each", "warnings": [], "duration_seconds": 0.0,
-    "measurements": {}, "evidence": {},
+    "measurements": {}, "evidence": {}, "slo": None,
 }
 
 
