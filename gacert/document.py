@@ -19,17 +19,46 @@ from typing import Any, Literal, NotRequired, TypedDict
 from gacert.model import ParamValue, Status, Verdict
 
 __all__ = [
-    "ChangeDocument", "CheckDocument", "CheckStateDocument", "FieldChangeDocument", "JsonNumber",
-    "NonFinite", "OriginDocument", "OriginPolicyDocument", "Point", "PolicyDocument",
-    "RegradeDocument", "RegradeSummaryDocument", "ResultsDocument", "RulesDocument",
-    "SectionDocument", "SeriesDocument", "SourceDocument", "SummaryDocument",
-    "ThresholdDocument", "TimingsDocument", "WindowDocument",
+    "ChangeDocument",
+    "CheckDocument",
+    "CheckStateDocument",
+    "FieldChangeDocument",
+    "GaDayDocument",
+    "JsonNumber",
+    "NonFinite",
+    "OriginDocument",
+    "OriginPolicyDocument",
+    "Point",
+    "PolicyDocument",
+    "RegradeDocument",
+    "RegradeSummaryDocument",
+    "ResultsDocument",
+    "RulesDocument",
+    "SectionDocument",
+    "SeriesDocument",
+    "SloDocument",
+    "SourceDocument",
+    "SummaryDocument",
+    "ThresholdDocument",
+    "TimingsDocument",
+    "WindowDocument",
 ]
 
 NonFinite = Literal["NaN", "+Inf", "-Inf"]
 JsonNumber = float | NonFinite
 # [unix seconds, value]: a JSON array, so a list; the time is always a finite number.
 Point = list[JsonNumber]
+
+
+class SloDocument(TypedDict):
+    objective: float  # percent of good the SLO promises
+    value: Literal["good", "bad"]  # what the check's value is the percent of
+
+
+class GaDayDocument(TypedDict):
+    # The sections as the policy declares them (report.ga_day), every part key present;
+    # the parts are template data, so they stay plain JSON here.
+    sections: list[dict[str, Any]]
 
 
 class PolicyDocument(TypedDict):
@@ -45,6 +74,7 @@ class PolicyDocument(TypedDict):
     description: NotRequired[str]
     labels: NotRequired[dict[str, str]]
     report_title: NotRequired[str]
+    ga_day: NotRequired[GaDayDocument]
 
 
 class WindowDocument(TypedDict):
@@ -77,7 +107,7 @@ SummaryDocument = TypedDict("SummaryDocument", {
 
 # Rule name (pass, warn, fail) -> the expression as written; None or absent for a
 # rule not set. A plain dict rather than a TypedDict, so that it is the
-# Mapping[str, str | None] that gacert.policy.thresholds reads.
+# mapping of rule texts that readers iterate over.
 RulesDocument = dict[str, str | None]
 
 
@@ -132,7 +162,8 @@ class CheckDocument(TypedDict):
     # A probe's named values and its raw data: arbitrary JSON.
     measurements: NotRequired[dict[str, Any]]
     evidence: NotRequired[dict[str, Any]]
-    thresholds: NotRequired[list[ThresholdDocument]]
+    thresholds: list[ThresholdDocument]
+    slo: NotRequired[SloDocument | None]
 
 
 class FieldChangeDocument(TypedDict):

@@ -31,7 +31,7 @@ from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import PlannedCheck, build_plan
 from gacert.engine.results import json_number, to_document, verdict
 from gacert.errors import OutputError
-from gacert.formatting import parse_number
+from gacert.formatting import document_number
 from gacert.model import (
     CheckResult,
     Fetched,
@@ -154,7 +154,7 @@ class StoredEvidence:
         if _is_source_error(stored):
             return Outcome(None, stored["error"], seconds)
         at = self.window.end.timestamp()
-        series = tuple(Series(dict(s["labels"]), _one_point(at, parse_number(s["value"])))
+        series = tuple(Series(dict(s["labels"]), _one_point(at, document_number(s["value"])))
                        for s in stored["series"])
         fetched = Fetched(series=series, warnings=tuple(stored.get("warnings") or ()),
                           measurements=_numbers(stored.get("measurements") or {}),
@@ -196,7 +196,7 @@ def _one_point(at: float, value: float | None) -> tuple[tuple[float, float], ...
 def _numbers(value: Any) -> Any:
     """Measurements with "NaN", "+Inf", "-Inf" read back as the floats they were."""
     if isinstance(value, str) and value in ("NaN", "+Inf", "-Inf"):
-        return parse_number(value)
+        return document_number(value)
     if isinstance(value, Mapping):
         return {k: _numbers(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -227,7 +227,7 @@ def judge_stored(planned: PlannedCheck, evidence: StoredEvidence, policy: Policy
 def _points(stored: Any) -> tuple[tuple[float, float], ...] | None:
     if stored is None:
         return None
-    return tuple((float(t), _float(parse_number(v))) for t, v in stored)
+    return tuple((float(t), _float(document_number(v))) for t, v in stored)
 
 
 def _float(value: float | None) -> float:
@@ -273,14 +273,14 @@ def _changes(evidence: StoredEvidence, policy: Policy, planned: tuple[PlannedChe
             changes = judging_changes(evidence.judging(result.id, names),
                                       check_judging(plan.check, params, names))
         old_status = stored["status"] if stored is not None else None
-        old_value = parse_number(stored["value"]) if stored is not None else None
+        old_value = document_number(stored["value"]) if stored is not None else None
         if stored is None or not regradable or changes or old_status != result.status \
                 or not _same(old_value, result.value):
             rows.append(Change(result.id, result.title, result.gate, old_status, old_value,
                                result.status, result.value, result.unit, result.precision,
                                changes, regradable, why or ""))
     kept = {r.id for r in results}
-    rows += [Change(c["id"], c["title"], c["gate"], c["status"], parse_number(c["value"]),
+    rows += [Change(c["id"], c["title"], c["gate"], c["status"], document_number(c["value"]),
                     None, None, c["unit"], c["precision"], (), True, "removed from the policy")
              for c in evidence.checks.values() if c["id"] not in kept]
     return tuple(rows)

@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
-from gacert.formatting import format_value
+from gacert.formatting import format_value, labels_text
 from gacert.model import Policy
 from gacert.report import reportdata
 
@@ -70,10 +70,6 @@ def code_fence(text: Any, info: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{body}\n{fence}"
-
-
-def labels_text(labels: Mapping[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
 
 
 def hours(seconds: Any) -> str:
@@ -262,7 +258,7 @@ _CHECK_DEFAULTS: dict[str, Any] = {
     "description": "", "section": None, "source": "", "gate": True, "tags": [], "precision": 2,
     "decided_by": None, "expression": None, "no_data": "no_data", "mode": "instant",
     "over_time": None, "series_reduction": "each", "warnings": [], "duration_seconds": 0.0,
-    "measurements": {}, "evidence": {},
+    "measurements": {}, "evidence": {}, "slo": None,
 }
 
 
