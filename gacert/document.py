@@ -39,8 +39,10 @@ __all__ = [
     "SloDocument",
     "SourceDocument",
     "SummaryDocument",
+    "SummaryOfSeries",
     "ThresholdDocument",
     "TimingsDocument",
+    "TracePoint",
     "WindowDocument",
 ]
 
@@ -118,11 +120,32 @@ class SectionDocument(TypedDict):
     description: NotRequired[str]
 
 
+# [bucket start (unix seconds), lowest value, highest value]; null values for a
+# bucket without a value (a gap).
+TracePoint = list[JsonNumber | None]
+
+
+class SummaryOfSeries(TypedDict):
+    """What one pass over a range series' samples measured (gacert.engine.reduce)."""
+
+    samples: int  # samples the source returned
+    values: int  # of them with a value (not NaN)
+    first: float | None  # unix seconds of the first sample
+    last: float | None
+    low: JsonNumber | None  # the lowest value, NaN ignored
+    high: JsonNumber | None
+    gap: list[float] | None  # [start, end] of the longest stretch between two samples
+
+
 class SeriesDocument(TypedDict):
     labels: dict[str, str]
     value: JsonNumber | None  # after reduction over time
     status: Status
-    points: NotRequired[list[Point]]  # range checks only
+    summary: NotRequired[SummaryOfSeries]  # range checks only
+    # Range checks, only the worst `keep_points` series of the check: every sample,
+    # and the trace charts draw.
+    points: NotRequired[list[Point]]
+    trace: NotRequired[list[TracePoint]]
 
 
 class ThresholdDocument(TypedDict):
@@ -144,6 +167,10 @@ class CheckDocument(TypedDict):
     query: str | None
     series: list[SeriesDocument]
     error: str | None  # None unless the status is error
+    # Range checks: how many series keep their points (the worst first), and the
+    # band (a trace of the lowest and highest of them) of the others.
+    keep_points: NotRequired[int]
+    band: NotRequired[list[TracePoint]]
     description: NotRequired[str]
     section: NotRequired[str | None]
     source: NotRequired[str]

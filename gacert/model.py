@@ -14,7 +14,8 @@ Nothing here does I/O or imports a stage; stages import from here.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -71,6 +72,8 @@ class Threshold:
     expression: str  # the rule as written
 
 
+# Series of a range check that keep every sample in the results, the worst first.
+DEFAULT_KEEP_POINTS = 5
 DEFAULT_WINDOW = "24h"
 DEFAULT_STEP = "1m"
 DEFAULT_SCRAPE_INTERVAL = "15s"
@@ -146,6 +149,9 @@ class Check:
     tags: tuple[str, ...]
     section: str
     slo: Slo | None = None  # only a check that declares an SLO gets an error budget
+    # Range checks: series that keep every sample in the results, the worst first
+    # (the check's keep_points, else the policy's report.keep_points, else the default).
+    keep_points: int = DEFAULT_KEEP_POINTS
 
 
 @dataclass(frozen=True)
@@ -261,12 +267,38 @@ class Query:
     step_seconds: float  # resolution of range queries
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Series:
-    """One labelled time series: for an instant query, a single point."""
+    """One labelled time series: for an instant query, a single point.
+
+    The samples are held in two compact arrays of float64 (16 bytes a sample,
+    against about 100 for a tuple of two floats), so that a fleet of series
+    over a day fits in memory once. A source may give them as `points`, pairs
+    of (unix seconds, value), or as the arrays `times` and `values` of the same
+    length, times ascending. NaN and +-Inf are kept.
+    """
 
     labels: Mapping[str, str]
-    points: tuple[tuple[float, float], ...]  # (unix seconds, value); NaN and +-Inf kept
+    times: array[float]
+    values: array[float]
+
+    def __init__(self, labels: Mapping[str, str],
+                 points: Iterable[tuple[float, float]] = (), *,
+                 times: array[float] | None = None, values: array[float] | None = None) -> None:
+        if times is None or values is None:
+            pairs = tuple(points)
+            times = array("d", (t for t, _ in pairs))
+            values = array("d", (v for _, v in pairs))
+        elif len(times) != len(values):
+            raise ValueError(f"{len(times)} times and {len(values)} values")
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "times", times)
+        object.__setattr__(self, "values", values)
+
+    @property
+    def points(self) -> tuple[tuple[float, float], ...]:
+        """The samples as (unix seconds, value) pairs: a copy, for small series."""
+        return tuple(zip(self.times, self.values, strict=True))
 
 
 @dataclass(frozen=True)
@@ -298,11 +330,43 @@ class Outcome:
 # --- results (made by gacert.engine.evaluate, written by gacert.engine.results) ---
 
 @dataclass(frozen=True)
+class SeriesSummary:
+    """What one pass over a range series' samples measured: kept in the results
+    for every series, when the samples themselves are kept for the worst only."""
+
+    samples: int  # samples the source returned
+    values: int  # of them with a value (not NaN)
+    first: float | None  # unix seconds of the first sample; None without samples
+    last: float | None  # unix seconds of the last sample
+    low: float | None  # the lowest value (NaN ignored); None without values
+    high: float | None  # the highest value
+    # The longest stretch between two consecutive samples (start, end), in unix
+    # seconds; None with fewer than two samples.
+    gap: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A series (or a band of several) drawn small: the lowest and highest value in
+    each of the equal buckets that cut the window, so that a spike of one sample
+    survives. Bucket i starts at `start + i * width`; NaN marks a bucket
+    without a value (a gap)."""
+
+    start: float  # unix seconds
+    width: float  # seconds
+    low: array[float]
+    high: array[float]
+
+
+@dataclass(frozen=True)
 class SeriesResult:
     labels: Mapping[str, str]
     value: float | None
     status: Status
-    points: tuple[tuple[float, float], ...] | None  # range checks only
+    # Range checks only: every sample, for the worst `keep_points` series only.
+    points: Sequence[tuple[float, float]] | None
+    summary: SeriesSummary | None = None  # range checks only
+    trace: Trace | None = None  # range checks, the series whose points are kept
 
 
 @dataclass(frozen=True)
@@ -329,6 +393,10 @@ class CheckResult:
     over_time: str | None
     series_reduction: str
     series: tuple[SeriesResult, ...]
+    # Range checks: how many series keep their points, and the band of those
+    # that do not (None when every series keeps them).
+    keep_points: int | None
+    band: Trace | None
     warnings: tuple[str, ...]
     error: str | None
     duration_seconds: float

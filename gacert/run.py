@@ -15,8 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from gacert.document import ResultsDocument
-from gacert.engine.evaluate import evaluate_check
-from gacert.engine.fetch import build_sources, fetch
+from gacert.engine.fetch import build_sources, fetch_and_evaluate
 from gacert.engine.plan import Plan, build_plan
 from gacert.engine.results import to_document, verdict, write_results
 from gacert.engine.window import resolve_window
@@ -38,6 +37,9 @@ class RunOptions:
     overrides: tuple[str, ...] = ()
     environ: Mapping[str, str] | None = None
     now: datetime | None = None
+    # Series of each range check that keep every sample, the worst first; None: as
+    # the policy says (--keep-points).
+    keep_points: int | None = None
     package: PackageOptions = field(default_factory=PackageOptions)
 
 
@@ -73,10 +75,9 @@ def execute(options: RunOptions,
     check_options(options.output_dir, package_options)
     sources = build_sources(policy, options.environ)
     fetch_clock = time.perf_counter()
-    outcomes = fetch(plan, sources, progress)
+    results = fetch_and_evaluate(plan, sources, progress, options.keep_points)
     fetch_seconds = time.perf_counter() - fetch_clock
-    checks = tuple(evaluate_check(p.check, p.query.text, outcomes[p.check.id], plan.params)
-                   for p in plan.checks)
+    checks = tuple(results[p.check.id] for p in plan.checks)
     run = RunResult(
         status=verdict(checks), policy=policy, window=plan.window, params=plan.params,
         sources=tuple(SourceInfo(sid, policy.sources[sid].type, s.endpoint)

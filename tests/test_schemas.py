@@ -151,6 +151,7 @@ checks:
     series: each
     unit: ms
     precision: 2
+    keep_points: 10
     fail: value >= p99_latency_ms_max
     warn: value >= p99_latency_ms_max * 0.8
     pass: value < p99_latency_ms_max
@@ -165,6 +166,7 @@ checks:
 
 report:
   title: GA Day certification report
+  keep_points: 3
   sections:
     - id: slo
       title: SLO compliance

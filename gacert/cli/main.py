@@ -139,12 +139,16 @@ def cli() -> None:
 @click.option("-o", "--output", default="gacert-out", show_default=True, metavar="DIR",
               help="The package directory: results.json, reports, policy, manifest.")
 @_with_options(package_options)
+@click.option("--keep-points", type=click.IntRange(min=0), metavar="N",
+              help="Keep every sample of the worst N series of each range check in "
+                   "results.json (the others keep value, status and summary). "
+                   "Default: the policy's keep_points, else 5.")
 @_with_options(verdict_options)
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
-        certify_only: bool, tarball_path: str | None, no_pdf: bool, fail_on: str,
-        quiet: bool, verbose: bool) -> None:
+        certify_only: bool, tarball_path: str | None, no_pdf: bool, keep_points: int | None,
+        fail_on: str, quiet: bool, verbose: bool) -> None:
     """Evaluate POLICY over a window; write the certification package; exit with the verdict.
 
     The package directory (--output) gets results.json, the reports (report.md,
@@ -158,7 +162,8 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
 
     package = _package_options(artifacts, certify_only, tarball_path, no_pdf)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
-                         duration=duration, overrides=overrides, package=package)
+                         duration=duration, overrides=overrides, package=package,
+                         keep_points=keep_points)
     progress = Progress(enabled=not quiet)
     try:
         result = execute(options, progress.update)

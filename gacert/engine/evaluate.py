@@ -8,12 +8,11 @@ neither ever silently a pass.
 
 from __future__ import annotations
 
-import math
-import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gacert.engine.reduce import REDUCERS, Buckets, Reduced, band, reduce_series
 from gacert.formatting import format_value, labels_text
 from gacert.model import (
     SEVERITY,
@@ -26,24 +25,12 @@ from gacert.model import (
     SeriesResult,
     Status,
     Threshold,
+    Trace,
+    Window,
 )
 from gacert.policy.expressions import evaluate
 from gacert.policy.ruleshape import worse_direction
 from gacert.policy.thresholds import thresholds
-from gacert.quantiles import percentile
-
-
-def _quantile(q: float) -> Callable[[Sequence[float]], float]:
-    return lambda values: percentile(sorted(values), q)
-
-
-REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
-    "max": max, "min": min, "avg": statistics.fmean, "sum": math.fsum,
-    "last": lambda values: values[-1], "first": lambda values: values[0],
-    "count": lambda values: float(len(values)),
-    "p50": _quantile(0.50), "p90": _quantile(0.90), "p95": _quantile(0.95),
-    "p99": _quantile(0.99),
-}
 
 
 @dataclass(frozen=True)
@@ -56,34 +43,61 @@ class _Decision:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """One series as the source returned it, and what reducing it gave."""
+
+    series: Series
+    reduced: Reduced
+
+    @property
+    def value(self) -> float | None:
+        return self.reduced.value
+
+
+_Decided = tuple[_Seen, _Decision]
+
+
 def evaluate_check(check: Check, query: str, outcome: Outcome,
-                   params: Mapping[str, ParamValue]) -> CheckResult:
-    """The result of `check` given the source's `outcome`."""
-    base = _Base(check, query, outcome, thresholds(check.rules, params))
+                   params: Mapping[str, ParamValue], *, window: Window | None = None,
+                   keep_points: int | None = None) -> CheckResult:
+    """The result of `check` given the source's `outcome`.
+
+    Each series is reduced as soon as it is looked at, and only the worst
+    `keep_points` series of a range check (default: the check's setting) keep
+    their samples; given the `window`, those also get a trace for charts, and
+    the others are drawn together as one band.
+    """
+    base = _Base(check, query, outcome, thresholds(check.rules, params),
+                 check.keep_points if keep_points is None else keep_points)
     if outcome.error is not None or outcome.fetched is None:
         return base.result("error", None, f"{check.id} error: {outcome.error}", None, None, (),
                            error=outcome.error)
     fetched = outcome.fetched
     # What rule expressions may read besides the value: params, and a probe's measurements.
     scope = {**params, **fetched.measurements, "params": dict(params)}
-    values = [(series, _series_value(check, series)) for series in fetched.series]
-    keep_points = check.mode == "range"
-    present = [v for _, v in values if v is not None]
+    ranged = check.mode == "range"
+    buckets = Buckets.of(window) if ranged else None
+    over_time = check.over_time if ranged else None
+    seen = [_Seen(s, reduce_series(s, over_time, buckets)) for s in fetched.series]
+    present = [item.value for item in seen if item.value is not None]
     if not present:
-        return _no_data(base, values, keep_points)
+        return _no_data(base, seen)
     if check.series == "each":
-        decided = [(s, v, _judge(check, v, s.labels, len(values), scope)) for s, v in values]
-        worst_series, worst_value, worst = _worst(check, decided)
-        labels: Mapping[str, str] = worst_series.labels
+        decided = [(item, _judge(check, item.value, item.series.labels, len(seen), scope))
+                   for item in seen]
+        worst_item, worst = _worst(check, decided)
+        worst_value = worst_item.value
+        labels: Mapping[str, str] = worst_item.series.labels
     else:
         worst_value = REDUCERS[check.series](present)
-        worst = _judge(check, worst_value, {}, len(values), scope)
-        no_value = _judge(check, None, {}, len(values), scope)
-        decided = [(s, v, worst if v is not None else no_value) for s, v in values]
+        worst = _judge(check, worst_value, {}, len(seen), scope)
+        no_value = _judge(check, None, {}, len(seen), scope)
+        decided = [(item, worst if item.value is not None else no_value) for item in seen]
         labels = {}
-    series = tuple(_series_result(s, v, d.status, keep_points) for s, v, d in decided)
+    series, rest = base.series_results(decided)
     return base.result(worst.status, worst_value, _reason(check, worst, worst_value, labels),
-                       worst.rule, worst.expression, series, error=worst.error)
+                       worst.rule, worst.expression, series, error=worst.error, band=rest)
 
 
 def _judge(check: Check, value: float | None, labels: Mapping[str, str], series_count: int,
@@ -98,17 +112,22 @@ def _judge(check: Check, value: float | None, labels: Mapping[str, str], series_
         return _Decision("error", None, None, error=f"evaluating rules: {exc}")
 
 
-def _worst(check: Check, decided: list[tuple[Series, float | None, _Decision]]
-           ) -> tuple[Series, float | None, _Decision]:
+def _worst(check: Check, decided: list[_Decided]) -> _Decided:
     """The series that decides the check: worst status, then the most extreme value."""
-    worst_rank = min(SEVERITY.index(d.status) for _, _, d in decided)
-    tied = [item for item in decided if SEVERITY.index(item[2].status) == worst_rank]
+    return min(decided, key=_ranking(check))
+
+
+def _ranking(check: Check) -> Any:
+    """Sort key, worst first: status, then the value in the direction the rules call
+    worse (NaN never gets here: it is no value); ties keep the order returned."""
     direction = worse_direction(check.rules)
-    with_values = [item for item in tied if item[1] is not None]
-    if direction and with_values:
-        # NaN never gets here (it is no value); ties keep the first series, as returned.
-        return max(with_values, key=lambda item: direction * (item[1] or 0.0))
-    return tied[0]
+
+    def key(item: _Decided) -> tuple[int, int, float]:
+        seen, decision = item
+        value = seen.value
+        extreme = -direction * value if direction and value is not None else 0.0
+        return SEVERITY.index(decision.status), value is None, extreme
+    return key
 
 
 def _decide(check: Check, value: float, labels: Mapping[str, str], series_count: int,
@@ -126,36 +145,19 @@ def _decide(check: Check, value: float, labels: Mapping[str, str], series_count:
     return _Decision("fail", "pass", rules.pass_)
 
 
-def _series_value(check: Check, series: Series) -> float | None:
-    """One number per series (NaN samples ignored), or None when it has none."""
-    samples = [v for _, v in series.points if not math.isnan(v)]
-    if not samples:
-        return None
-    if check.mode == "instant":
-        return samples[-1]
-    assert check.over_time is not None
-    return REDUCERS[check.over_time](samples)
-
-
-def _no_data(base: _Base, values: list[tuple[Series, float | None]],
-             keep_points: bool) -> CheckResult:
+def _no_data(base: _Base, seen: list[_Seen]) -> CheckResult:
     check = base.check
-    cause = ("the query returned no series" if not values
-             else f"all {len(values)} series were NaN or empty")
+    cause = ("the query returned no series" if not seen
+             else f"all {len(seen)} series were NaN or empty")
     status = check.no_data
     if status == "no_data":
         reason = f"{check.id} no_data: {cause}"
     else:
         reason = f"{check.id} {status}: no data ({cause}); the check declares no_data: {status}"
-    series = tuple(_series_result(s, None, "no_data", keep_points) for s, _ in values)
+    nothing = _Decision("no_data", "no_data", None)
+    series, rest = base.series_results([(item, nothing) for item in seen])
     return base.result(status, None, reason, "no_data", None, series,
-                       error=f"no data: {cause}" if status == "error" else None)
-
-
-def _series_result(series: Series, value: float | None, status: Status,
-                   keep_points: bool) -> SeriesResult:
-    return SeriesResult(labels=dict(series.labels), value=value, status=status,
-                        points=series.points if keep_points else None)
+                       error=f"no data: {cause}" if status == "error" else None, band=rest)
 
 
 def _reason(check: Check, decision: _Decision, value: float | None,
@@ -183,15 +185,32 @@ class _Base:
     """The fields every result of one check shares, whatever its status."""
 
     def __init__(self, check: Check, query: str, outcome: Outcome,
-                 limits: tuple[Threshold, ...]) -> None:
+                 limits: tuple[Threshold, ...], keep_points: int) -> None:
         self.check = check
         self.query = query
         self.outcome = outcome
         self.limits = limits
+        self.keep_points = keep_points
+
+    def series_results(self, decided: list[_Decided]
+                       ) -> tuple[tuple[SeriesResult, ...], Trace | None]:
+        """Every series' result in the order returned, and the band of those that
+        keep no points. Of a range check's series, the worst `keep_points` keep
+        their samples and trace; all keep their summary."""
+        if self.check.mode != "range":
+            return tuple(SeriesResult(dict(seen.series.labels), seen.value, decision.status,
+                                      None) for seen, decision in decided), None
+        ranked = sorted(range(len(decided)), key=lambda i: _ranking(self.check)(decided[i]))
+        kept = set(ranked[:self.keep_points])
+        results = tuple(_series_result(seen, decision, kept=i in kept)
+                        for i, (seen, decision) in enumerate(decided))
+        traces = [seen.reduced.trace for i, (seen, _) in enumerate(decided)
+                  if i not in kept and seen.reduced.trace is not None]
+        return results, band(traces)
 
     def result(self, status: Status, value: float | None, reason: str, rule: str | None,
                expression: Expression | None, series: tuple[SeriesResult, ...],
-               error: str | None = None) -> CheckResult:
+               error: str | None = None, band: Trace | None = None) -> CheckResult:
         check = self.check
         fetched = self.outcome.fetched
         return CheckResult(
@@ -205,8 +224,16 @@ class _Base:
                 ("fail", check.rules.fail))},
             thresholds=self.limits, no_data=check.no_data, query=self.query, mode=check.mode,
             over_time=check.over_time, series_reduction=check.series, series=series,
+            keep_points=self.keep_points if check.mode == "range" else None, band=band,
             warnings=fetched.warnings if fetched else (), error=error,
             measurements=fetched.measurements if fetched else {},
             evidence=fetched.evidence if fetched else {},
             duration_seconds=self.outcome.seconds,
         )
+
+
+def _series_result(seen: _Seen, decision: _Decision, *, kept: bool) -> SeriesResult:
+    reduced = seen.reduced
+    return SeriesResult(dict(seen.series.labels), reduced.value, decision.status,
+                        points=seen.series.points if kept else None, summary=reduced.summary,
+                        trace=reduced.trace if kept else None)

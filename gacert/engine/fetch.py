@@ -11,15 +11,18 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
+from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import Plan, PlannedCheck
 from gacert.errors import SourceError, UsageError
-from gacert.model import Outcome, Policy
+from gacert.model import CheckResult, Outcome, Policy
 from gacert.policy.params import interpolate_env
 from gacert.sources import source_factory
 from gacert.sources.base import Source
 
 ProgressCallback = Callable[[str, Outcome], None]
+T = TypeVar("T")
 
 
 def build_sources(policy: Policy, environ: Mapping[str, str] | None = None) -> dict[str, Source]:
@@ -50,11 +53,21 @@ async def _fetch_one(planned: PlannedCheck, source: Source) -> Outcome:
 async def fetch_all(plan: Plan, sources: Mapping[str, Source],
                     progress: ProgressCallback | None = None) -> dict[str, Outcome]:
     """Run every query at once (each source caps its own concurrency)."""
-    async def run(planned: PlannedCheck) -> tuple[str, Outcome]:
+    return await fetch_each(plan, sources, _as_is, progress)
+
+
+async def fetch_each(plan: Plan, sources: Mapping[str, Source],
+                     handle: Callable[[PlannedCheck, Outcome], T],
+                     progress: ProgressCallback | None = None) -> dict[str, T]:
+    """Run every query at once, and hand each outcome to `handle` as soon as it
+    arrives, while the other queries are still under way: what `handle` keeps
+    (a check's result) is all that stays of an answer, so that the answers of a
+    run are never all in memory together."""
+    async def run(planned: PlannedCheck) -> tuple[str, T]:
         outcome = await _fetch_one(planned, sources[planned.check.source])
         if progress is not None:
             progress(planned.check.id, outcome)
-        return planned.check.id, outcome
+        return planned.check.id, handle(planned, outcome)
 
     try:
         pairs = await asyncio.gather(*(run(p) for p in plan.checks))
@@ -63,7 +76,21 @@ async def fetch_all(plan: Plan, sources: Mapping[str, Source],
     return dict(pairs)
 
 
+def _as_is(planned: PlannedCheck, outcome: Outcome) -> Outcome:
+    return outcome
+
+
 def fetch(plan: Plan, sources: Mapping[str, Source],
           progress: ProgressCallback | None = None) -> dict[str, Outcome]:
     """Synchronous entry point for the CLI."""
     return asyncio.run(fetch_all(plan, sources, progress))
+
+
+def fetch_and_evaluate(plan: Plan, sources: Mapping[str, Source],
+                       progress: ProgressCallback | None = None,
+                       keep_points: int | None = None) -> dict[str, CheckResult]:
+    """Every check's result, each evaluated as soon as its answer arrives."""
+    def judge(planned: PlannedCheck, outcome: Outcome) -> CheckResult:
+        return evaluate_check(planned.check, planned.query.text, outcome, plan.params,
+                              window=plan.window, keep_points=keep_points)
+    return asyncio.run(fetch_each(plan, sources, judge, progress))

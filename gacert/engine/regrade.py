@@ -29,7 +29,13 @@ from typing import Any
 from gacert.document import ChangeDocument, ResultsDocument
 from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import PlannedCheck, build_plan
-from gacert.engine.results import json_number, to_document, verdict
+from gacert.engine.results import (
+    json_number,
+    series_kept,
+    to_document,
+    trace_from_document,
+    verdict,
+)
 from gacert.errors import OutputError
 from gacert.formatting import document_number
 from gacert.model import (
@@ -214,24 +220,18 @@ def judge_stored(planned: PlannedCheck, evidence: StoredEvidence, policy: Policy
         return evaluate_check(planned.check, planned.query.text, outcome, params)
     check = planned.check
     # The stored value is already reduced over time: judge it as an instant value,
-    # then put the check's mode and each series' stored points back.
+    # then put back the check's mode and what the run kept of each series (its
+    # summary, and the points and trace of the worst) and of the others (the band).
     result = evaluate_check(replace(check, mode="instant", over_time=None),
                             planned.query.text, evidence.outcome(check.id), params)
-    stored_series = evidence.checks[check.id]["series"]
-    series = tuple(replace(s, points=_points(stored.get("points")))
-                   for s, stored in zip(result.series, stored_series, strict=True)) \
-        if check.mode == "range" else result.series
-    return replace(result, mode=check.mode, over_time=check.over_time, series=series)
-
-
-def _points(stored: Any) -> tuple[tuple[float, float], ...] | None:
-    if stored is None:
-        return None
-    return tuple((float(t), _float(document_number(v))) for t, v in stored)
-
-
-def _float(value: float | None) -> float:
-    return math.nan if value is None else value
+    if check.mode != "range":
+        return replace(result, mode=check.mode, over_time=check.over_time)
+    stored = evidence.checks[check.id]
+    series = tuple(replace(s, **series_kept(kept))
+                   for s, kept in zip(result.series, stored["series"], strict=True))
+    return replace(result, mode=check.mode, over_time=check.over_time, series=series,
+                   keep_points=stored.get("keep_points"),
+                   band=trace_from_document(stored.get("band")))
 
 
 def regrade(document: Mapping[str, Any], policy: Policy,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -22,16 +23,21 @@ from gacert.document import (
     SeriesDocument,
     SloDocument,
     SummaryDocument,
+    SummaryOfSeries,
+    TracePoint,
 )
 from gacert.errors import OutputError
+from gacert.formatting import document_number
 from gacert.fsutil import write_atomic
 from gacert.model import (
     CheckResult,
     ReportSection,
     RunResult,
     SeriesResult,
+    SeriesSummary,
     Slo,
     Status,
+    Trace,
     Verdict,
 )
 from gacert.timestamps import format_timestamp
@@ -127,7 +133,7 @@ def slo_document(slo: Slo | None) -> SloDocument | None:
 
 
 def _check_document(check: CheckResult) -> CheckDocument:
-    return {
+    document: CheckDocument = {
         "id": check.id, "title": check.title, "description": check.description,
         "section": check.section, "source": check.source, "gate": check.gate,
         "tags": list(check.tags), "status": check.status, "value": json_number(check.value),
@@ -145,6 +151,12 @@ def _check_document(check: CheckResult) -> CheckDocument:
         "measurements": _json_safe(check.measurements),
         "evidence": _json_safe(check.evidence),
     }
+    # Range checks: how many series keep their points, and the band of the others.
+    if check.keep_points is not None:
+        document["keep_points"] = check.keep_points
+    if check.band is not None:
+        document["band"] = trace_document(check.band)
+    return document
 
 
 def _json_safe(value: Any) -> Any:
@@ -161,9 +173,62 @@ def _json_safe(value: Any) -> Any:
 def _series_document(series: SeriesResult) -> SeriesDocument:
     document: SeriesDocument = {"labels": dict(series.labels),
                                 "value": json_number(series.value), "status": series.status}
+    if series.summary is not None:
+        document["summary"] = _summary_document(series.summary)
     if series.points is not None:
         document["points"] = [[t, json_number(v)] for t, v in series.points]
+    if series.trace is not None:
+        document["trace"] = trace_document(series.trace)
     return document
+
+
+def _summary_document(summary: SeriesSummary) -> SummaryOfSeries:
+    return {"samples": summary.samples, "values": summary.values,
+            "first": summary.first, "last": summary.last,
+            "low": json_number(summary.low), "high": json_number(summary.high),
+            "gap": None if summary.gap is None else list(summary.gap)}
+
+
+def trace_document(trace: Trace) -> list[TracePoint]:
+    """[bucket start, lowest, highest] for every bucket; null for a bucket without value."""
+    return [[trace.start + i * trace.width, _or_null(low), _or_null(high)]
+            for i, (low, high) in enumerate(zip(trace.low, trace.high, strict=True))]
+
+
+def _or_null(value: float) -> JsonNumber | None:
+    return None if math.isnan(value) else json_number(value)
+
+
+def series_kept(document: SeriesDocument) -> dict[str, Any]:
+    """What a results document kept of a range series besides its value and status:
+    the `points`, `summary` and `trace` fields of a SeriesResult."""
+    points = document.get("points")
+    summary = document.get("summary")
+    return {
+        "points": None if points is None else
+        tuple((float(t), _float(document_number(v))) for t, v in points),
+        "summary": None if summary is None else SeriesSummary(
+            samples=summary["samples"], values=summary["values"], first=summary["first"],
+            last=summary["last"], low=document_number(summary["low"]),
+            high=document_number(summary["high"]),
+            gap=None if summary["gap"] is None else (summary["gap"][0], summary["gap"][1])),
+        "trace": trace_from_document(document.get("trace")),
+    }
+
+
+def trace_from_document(trace: list[TracePoint] | None) -> Trace | None:
+    """A trace (or band) as results.json holds it, back as a Trace."""
+    if not trace:
+        return None
+    starts = [_float(document_number(bucket[0])) for bucket in trace]
+    width = starts[1] - starts[0] if len(starts) > 1 else 0.0
+    return Trace(starts[0], width,
+                 array("d", (_float(document_number(low)) for _, low, _ in trace)),
+                 array("d", (_float(document_number(high)) for _, _, high in trace)))
+
+
+def _float(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def write_results(path: str, document: ResultsDocument) -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from gacert.durations import parse_duration
 from gacert.errors import PolicyError, Problem
 from gacert.model import (
+    DEFAULT_KEEP_POINTS,
     DEFAULT_SCRAPE_INTERVAL,
     DEFAULT_STEP,
     DEFAULT_WINDOW,
@@ -192,8 +193,9 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
     window = data.get("window", {})
     sections_data = data.get("report", {}).get("sections", [])
     section_of = {cid: s["id"] for s in sections_data for cid in s["checks"]}
-    checks = tuple(_build_check(c, section_of.get(c["id"], OTHER_SECTION_ID), rules[i])
-                   for i, c in enumerate(data["checks"]))
+    keep_points = data.get("report", {}).get("keep_points", DEFAULT_KEEP_POINTS)
+    checks = tuple(_build_check(c, section_of.get(c["id"], OTHER_SECTION_ID), rules[i],
+                                keep_points) for i, c in enumerate(data["checks"]))
     sections = [Section(s["id"], s.get("title", s["id"]), s.get("description", ""),
                         tuple(s["checks"])) for s in sections_data]
     unplaced = tuple(c.id for c in checks if c.section == OTHER_SECTION_ID)
@@ -240,7 +242,8 @@ def _build_param(name: str, value: Any) -> Param:
     return Param(name, value)
 
 
-def _build_check(data: Mapping[str, Any], section: str, rules: Rules) -> Check:
+def _build_check(data: Mapping[str, Any], section: str, rules: Rules,
+                 keep_points: int) -> Check:
     return Check(
         id=data["id"], title=data.get("title", data["id"]),
         description=data.get("description", ""), source=data["source"],
@@ -251,6 +254,7 @@ def _build_check(data: Mapping[str, Any], section: str, rules: Rules) -> Check:
         no_data=data.get("no_data", "no_data"), gate=data.get("gate", True),
         tags=tuple(data.get("tags", ())), section=section,
         slo=_build_slo(data.get("slo")),
+        keep_points=data.get("keep_points", keep_points),
     )
 
 

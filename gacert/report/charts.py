@@ -3,15 +3,18 @@ its thresholds, scaled into a plot box.
 
 This module only computes coordinates and tick labels; the template
 `chart.svg.j2` draws them, so that every colour and shape stays in the
-templates. A series of a day at a one-minute step has 1,441 points; the
-plot keeps the lowest and highest point of each pixel column, so that a
-spike of one minute is still drawn while the SVG stays small.
+templates. A series is drawn from its trace (the lowest and highest value in
+each of about 240 buckets of the window, see gacert.engine.reduce), so that a
+spike of one minute is still drawn while the SVG stays small whatever the
+step. At most MAX_LINES series, the worst, are drawn as lines; the others
+are one band of their lowest and highest values, so that a fleet of
+thousands of pods draws as fast and as small as one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,13 +24,20 @@ from gacert.document import (
     ResultsDocument,
     SeriesDocument,
     ThresholdDocument,
+    TracePoint,
 )
-from gacert.model import SEVERITY
+from gacert.engine.reduce import Buckets, reduce_series
+from gacert.engine.results import trace_document
+from gacert.formatting import document_number
+from gacert.model import Series
+from gacert.report.reportdata import series_rank
 from gacert.timestamps import parse_timestamp
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 70, 28, 14, 34  # margins around the plot, for tick labels
-MAX_SERIES = 8  # more lines than this are unreadable; the worst ones are drawn
+# More lines than this are unreadable: the worst series are drawn as lines, the
+# others together as one band of their lowest and highest values.
+MAX_LINES = 5
 _SYMBOLS = {">=": "≥", "<=": "≤", "!=": "≠", "==": "="}
 _TIME_STEPS = (60, 300, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
 
@@ -66,12 +76,14 @@ class Chart:
     right: float
     bottom: float
     lines: tuple[Line, ...]
+    band: tuple[str, ...]  # SVG polygon points of the band of the other series
+    band_series: int  # series in the band
     rules: tuple[Rule, ...]
     x_ticks: tuple[Tick, ...]
     y_ticks: tuple[Tick, ...]
     start: str
     end: str
-    hidden_series: int  # series not drawn (beyond MAX_SERIES)
+    hidden_series: int  # series not drawn as lines (beyond MAX_LINES, or without points)
     empty: bool  # no finite point to draw
 
 
@@ -90,10 +102,8 @@ class _Scale:
 
 
 def _finite(value: JsonNumber | None) -> float | None:
-    if value is None:
-        return None
-    number = float(value.replace("Inf", "inf")) if isinstance(value, str) else float(value)
-    return number if math.isfinite(number) else None
+    number = document_number(value)
+    return number if number is not None and math.isfinite(number) else None
 
 
 def build_charts(document: ResultsDocument) -> list[Chart]:
@@ -101,15 +111,22 @@ def build_charts(document: ResultsDocument) -> list[Chart]:
     window = document["window"]
     t0 = parse_timestamp(window["start"], "window.start").timestamp()
     t1 = parse_timestamp(window["end"], "window.end").timestamp()
-    return [build_chart(c, t0, t1) for c in document["checks"] if c.get("mode") == "range"]
+    buckets = Buckets.over(t0, t1, float(window["step_seconds"]))
+    return [build_chart(c, buckets, t1) for c in document["checks"] if c.get("mode") == "range"]
 
 
-def build_chart(check: CheckDocument, t0: float, t1: float) -> Chart:
-    series = sorted(check.get("series") or (), key=_rank)
-    drawn = series[:MAX_SERIES]
-    points = [[(float(t), _finite(v)) for t, v in s.get("points") or ()] for s in drawn]
+def build_chart(check: CheckDocument, buckets: Buckets, t1: float) -> Chart:
+    """The worst series (at most MAX_LINES) as lines, the others as one band behind them."""
+    series = sorted(check.get("series") or (), key=series_rank(check))
+    drawable = [s for s in series if s.get("trace") or s.get("points")]
+    drawn = drawable[:MAX_LINES]
+    lines = [_buckets_of(s, buckets) for s in drawn]
+    band = _merged([_document_buckets(check.get("band") or ()),
+                    *(_buckets_of(s, buckets) for s in drawable[MAX_LINES:])])
     limits = check["thresholds"]
-    values = [v for line in points for _, v in line if v is not None]
+    values = [v for line in (*lines, band) for _, low, high in line for v in (low, high)
+              if v is not None]
+    t0 = buckets.start
     scale = _Scale(t0, max(t1, t0 + 1), *_value_range(values, [t["value"] for t in limits]))
     unit = check.get("unit") or ""
     precision = int(check.get("precision", 2))
@@ -117,8 +134,9 @@ def build_chart(check: CheckDocument, t0: float, t1: float) -> Chart:
         id=check["id"], title=check.get("title") or check["id"], status=check["status"],
         unit=unit, width=WIDTH, height=HEIGHT, left=LEFT, top=TOP, right=WIDTH - RIGHT,
         bottom=HEIGHT - BOTTOM,
-        lines=tuple(Line(i, _series_label(s), s["status"], _segments(p, scale))
-                    for i, (s, p) in enumerate(zip(drawn, points, strict=True))),
+        lines=tuple(Line(i, _series_label(s), s["status"], _segments(line, scale))
+                    for i, (s, line) in enumerate(zip(drawn, lines, strict=True))),
+        band=_band(band, scale), band_series=len(series) - len(drawn) if band else 0,
         rules=tuple(_rule(t, scale, unit, precision) for t in limits
                     if scale.v0 <= t["value"] <= scale.v1),
         x_ticks=_time_ticks(scale), y_ticks=_value_ticks(scale),
@@ -126,10 +144,82 @@ def build_chart(check: CheckDocument, t0: float, t1: float) -> Chart:
         hidden_series=len(series) - len(drawn), empty=not values)
 
 
-def _rank(series: SeriesDocument) -> tuple[int, float]:
-    """Worst status first, then the highest value: the series a reader looks for."""
-    value = _finite(series.get("value"))
-    return SEVERITY.index(series["status"]), -(value if value is not None else -math.inf)
+# A series or a band as drawn: (middle of the bucket, lowest, highest), in time
+# order; None where the bucket has no finite value (a gap).
+_Bucketed = list[tuple[float, float | None, float | None]]
+
+
+def _buckets_of(series: SeriesDocument, buckets: Buckets) -> _Bucketed:
+    """A series' trace as the results hold it, or one made from its points (results of
+    gacert versions that kept points only)."""
+    trace = series.get("trace")
+    if trace:
+        return _document_buckets(trace)
+    points = [(float(t), _number(v)) for t, v in series.get("points") or ()]
+    made = reduce_series(Series({}, points), None, buckets).trace
+    assert made is not None
+    return _document_buckets(trace_document(made))
+
+
+def _document_buckets(trace: Sequence[TracePoint]) -> _Bucketed:
+    starts = [_number(bucket[0]) for bucket in trace]
+    width = starts[1] - starts[0] if len(starts) > 1 else 0.0
+    return [(start + width / 2, _finite(low), _finite(high))
+            for start, (_, low, high) in zip(starts, trace, strict=True)]
+
+
+def _number(value: JsonNumber | None) -> float:
+    number = document_number(value)
+    return math.nan if number is None else number
+
+
+def _merged(traces: Sequence[_Bucketed]) -> _Bucketed:
+    """The lowest and highest of several traces, bucket by bucket."""
+    merged: dict[float, tuple[float | None, float | None]] = {}
+    for trace in traces:
+        for x, low, high in trace:
+            was_low, was_high = merged.get(x, (None, None))
+            merged[x] = (_pick(min, was_low, low), _pick(max, was_high, high))
+    return [(x, low, high) for x, (low, high) in sorted(merged.items())]
+
+
+def _pick(choose: Callable[[float, float], float], a: float | None,
+          b: float | None) -> float | None:
+    return b if a is None else a if b is None else choose(a, b)
+
+
+def _segments(line: _Bucketed, scale: _Scale) -> tuple[str, ...]:
+    """Polyline point lists through the lowest and highest value of each bucket (the
+    nearer one first, so that a smooth series draws as a line); gaps split the line."""
+    segments: list[list[tuple[float, float]]] = [[]]
+    for x, low, high in line:
+        if low is None or high is None:
+            segments.append([])
+            continue
+        current = segments[-1]
+        ends = (scale.y(low), scale.y(high))
+        if current and abs(current[-1][1] - ends[1]) < abs(current[-1][1] - ends[0]):
+            ends = ends[::-1]
+        current += [(_clamp_x(x, scale), y) for y in dict.fromkeys(ends)]
+    return tuple(" ".join(f"{x:.1f},{y:.1f}" for x, y in s) for s in segments if s)
+
+
+def _band(band: _Bucketed, scale: _Scale) -> tuple[str, ...]:
+    """Polygon point lists of a band: along the highs, back along the lows; gaps split it."""
+    runs: list[list[tuple[float, float, float]]] = [[]]
+    for x, low, high in band:
+        if low is None or high is None:
+            runs.append([])
+        else:
+            runs[-1].append((_clamp_x(x, scale), scale.y(low), scale.y(high)))
+    return tuple(" ".join([*(f"{x:.1f},{top:.1f}" for x, _, top in run),
+                           *(f"{x:.1f},{bottom:.1f}" for x, bottom, _ in reversed(run))])
+                 for run in runs if run)
+
+
+def _clamp_x(x: float, scale: _Scale) -> float:
+    """x of a time, kept in the plot: the last bucket's middle lies past the window end."""
+    return scale.x(min(max(x, scale.t0), scale.t1))
 
 
 def _series_label(series: SeriesDocument) -> str:
@@ -158,41 +248,6 @@ def _nice_step(rough: float) -> float:
         if factor * 10 ** exponent >= rough:
             return float(factor * 10 ** exponent)
     return float(10 ** (exponent + 1))
-
-
-def _segments(points: Sequence[tuple[float, float | None]], scale: _Scale) -> tuple[str, ...]:
-    """Polyline point lists, the lowest and highest point of each pixel column."""
-    segments: list[list[tuple[float, float]]] = []
-    current: list[tuple[float, float]] = []
-    column: list[tuple[float, float]] = []
-    column_x: int | None = None
-    for t, v in points:
-        if v is None:  # a gap: end the line here, start a new one after it
-            current += _extremes(column)
-            column, column_x = [], None
-            if current:
-                segments.append(current)
-            current = []
-            continue
-        x = scale.x(t)
-        if column_x is not None and int(x) != column_x:
-            current += _extremes(column)
-            column = []
-        column_x = int(x)
-        column.append((x, scale.y(v)))
-    current += _extremes(column)
-    if current:
-        segments.append(current)
-    return tuple(" ".join(f"{x:.1f},{y:.1f}" for x, y in s) for s in segments)
-
-
-def _extremes(column: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The lowest and highest point of a pixel column, in time order."""
-    if len(column) <= 2:
-        return column
-    low = min(column, key=lambda p: p[1])
-    high = max(column, key=lambda p: p[1])
-    return sorted({low, high}, key=lambda p: p[0])
 
 
 def _rule(threshold: ThresholdDocument, scale: _Scale, unit: str, precision: int) -> Rule:

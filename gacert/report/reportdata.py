@@ -9,10 +9,16 @@ document only.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from gacert.document import CheckDocument, JsonNumber, ResultsDocument, ThresholdDocument
+from gacert.document import (
+    CheckDocument,
+    JsonNumber,
+    ResultsDocument,
+    SeriesDocument,
+    ThresholdDocument,
+)
 from gacert.model import SEVERITY
 
 Check = CheckDocument
@@ -34,6 +40,38 @@ def not_passing(checks: Iterable[Check]) -> list[Check]:
     """The checks that are not pass, worst first, then in policy order."""
     listed = [c for c in checks if c["status"] != "pass"]
     return sorted(listed, key=lambda c: SEVERITY.index(c["status"]))
+
+
+def worse_direction(check: Check) -> int:
+    """+1 when higher values are worse (by the check's first threshold), -1 when
+    lower are, 0 when its rules do not say."""
+    for threshold in check.get("thresholds") or ():
+        above = {">": 1, ">=": 1, "<": -1, "<=": -1}.get(threshold["operator"], 0)
+        if above:
+            return above if threshold["rule"] in ("fail", "warn") else -above
+    return 0
+
+
+def series_rank(check: Check) -> Callable[[SeriesDocument], tuple[int, bool, float]]:
+    """Sort key of a check's series, worst first: status, then the value furthest on
+    the failing side (the highest when the rules do not say); NaN and no value last."""
+    direction = worse_direction(check) or 1
+
+    def key(series: SeriesDocument) -> tuple[int, bool, float]:
+        value = _value(series.get("value"))
+        return (SEVERITY.index(series["status"]), value is None,
+                -direction * value if value is not None else 0.0)
+    return key
+
+
+def worst_series(check: Check, limit: int = 20) -> dict[str, Any]:
+    """The `limit` worst series of a check (`listed`), and how many others there are
+    (`more`) with how many of each status (`more_statuses`: status, count, worst first)."""
+    ranked = sorted(check.get("series") or (), key=series_rank(check))
+    rest = [s["status"] for s in ranked[limit:]]
+    return {"listed": ranked[:limit], "more": len(rest),
+            "more_statuses": [(status, rest.count(status)) for status in SEVERITY
+                              if status in rest]}
 
 
 def range_checks(document: ResultsDocument) -> list[Check]:
@@ -193,5 +231,5 @@ TEMPLATE_HELPERS = {
     "services": services, "tag_counts": tag_counts, "selected": selected,
     "error_budgets": error_budgets, "rule_thresholds": rule_thresholds,
     "measured": measured, "measured_counts": measured_counts,
-    "ga_day_sections": ga_day_sections,
+    "ga_day_sections": ga_day_sections, "worst_series": worst_series,
 }

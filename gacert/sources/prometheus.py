@@ -11,17 +11,19 @@ keeps at most `concurrency` requests in flight. Every failure becomes a
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import socket
 import ssl
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import msgspec
 
 from gacert import __version__
 from gacert.durations import format_duration
@@ -93,9 +95,13 @@ class PrometheusSource:
     async def fetch(self, query: Query) -> Fetched:
         """Run one instant or range query; raise SourceError when no usable answer comes."""
         url, form = self._request_for(query)
-        body = await self._post_with_retries(url, form)
+        response, body = await self._post_with_retries(url, form)
         try:
-            return _parse_success(body)
+            return parse_answer(body)
+        except _NotJson:
+            kind = response.headers.get("content-type", "no content type")
+            raise self._error(f"{NOT_THE_API} (HTTP {response.status_code}, {kind}, not JSON)"
+                              ) from None
         except _BadAnswer as exc:
             raise self._error(str(exc)) from None
 
@@ -118,7 +124,8 @@ class PrometheusSource:
             return self._range_url, form
         return self._query_url, {"query": query.text, "time": _unix(query.end)}
 
-    async def _post_with_retries(self, url: str, form: dict[str, str]) -> Any:
+    async def _post_with_retries(self, url: str, form: dict[str, str]
+                                 ) -> tuple[httpx.Response, bytearray]:
         attempts = self._config.retries + 1
         last: _Transient | None = None
         for attempt in range(attempts):
@@ -138,21 +145,23 @@ class PrometheusSource:
         base = self._config.backoff * 2.0 ** (retry - 1)
         return min(MAX_BACKOFF_SECONDS, base * random.uniform(1 - JITTER, 1 + JITTER))
 
-    async def _attempt(self, url: str, form: dict[str, str]) -> Any:
+    async def _attempt(self, url: str, form: dict[str, str]
+                       ) -> tuple[httpx.Response, bytearray]:
         client, gate = self._client()
         timeout = self._config.timeout
         async with gate:
             try:
                 # httpx's timeout bounds each read; this bounds the whole request.
-                async with asyncio.timeout(timeout):
-                    response = await client.post(url, data=form)
+                async with asyncio.timeout(timeout), \
+                        client.stream("POST", url, data=form) as response:
+                    body = await _read_body(response)
             except (TimeoutError, httpx.TimeoutException) as exc:
                 raise _Transient(f"timed out (timeout {format_duration(timeout)})") from exc
             except httpx.TransportError as exc:
                 raise self._transport_failure(exc) from exc
             except httpx.HTTPError as exc:  # e.g. a gzip body that does not decompress
                 raise self._error(f"{NOT_THE_API} ({type(exc).__name__}: {exc})") from exc
-        return self._read(response)
+        return response, self._read(response, body)
 
     def _client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         # Built on first use, inside the event loop that will use it.
@@ -171,14 +180,12 @@ class PrometheusSource:
 
     # -- answers --------------------------------------------------------------------
 
-    def _read(self, response: httpx.Response) -> Any:
+    def _read(self, response: httpx.Response, body: bytearray) -> bytearray:
+        """The body of a 2xx answer; any other answer raised as an error or a retry."""
         status = response.status_code
         if 200 <= status < 300:
-            try:
-                return _json_body(response)
-            except _BadAnswer as exc:
-                raise self._error(str(exc)) from None
-        api_error = _api_error(response)
+            return body
+        api_error = _api_error(body)
         summary = f"HTTP {status} {response.reason_phrase}".rstrip()
         if status >= 500:
             raise _Transient(summary, api_error or "")
@@ -220,8 +227,21 @@ class _Transient(Exception):
         self.detail = detail
 
 
-class _BadAnswer(Exception):
+class _BadAnswer(ValueError):
     """A 2xx answer that carries no usable series; the message is the sentence's tail."""
+
+
+class _NotJson(_BadAnswer):
+    """A 2xx answer that is not JSON at all."""
+
+
+async def _read_body(response: httpx.Response) -> bytearray:
+    """The whole (decoded) body, grown in place: one copy of it, never a list of
+    chunks joined into a second."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+    return body
 
 
 # -- settings ---------------------------------------------------------------------------
@@ -276,21 +296,53 @@ def _number(value: float) -> str:
 
 
 # -- answers ----------------------------------------------------------------------------
+#
+# An answer is parsed once, with msgspec: the envelope into raw slices of the
+# body, then each series on its own straight into two arrays of float64, so that
+# the Python objects of one series live only while it is converted and the body
+# is never held twice (json.loads of a 90 MB matrix builds about 1 GB of lists
+# and strings). What a typed decode refuses is decoded again loosely and
+# checked by the plain validators below, which name the fault.
 
 
-def _json_body(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        kind = response.headers.get("content-type", "no content type")
-        raise _BadAnswer(f"{NOT_THE_API} (HTTP {response.status_code}, {kind}, not JSON)") from None
+class _Sample(msgspec.Struct):
+    """A vector element as Prometheus sends it."""
+
+    metric: dict[str, str] | None = None
+    value: tuple[float, str] | None = None
 
 
-def _api_error(response: httpx.Response) -> str | None:
+class _Matrix(msgspec.Struct):
+    """A matrix element as Prometheus sends it."""
+
+    metric: dict[str, str] | None = None
+    values: list[tuple[float, str]] | None = None
+    histograms: Any = None
+
+
+class _Numbers(msgspec.Struct):
+    """A matrix element whose sample values msgspec reads as numbers itself (its lax
+    mode parses "1.5", "NaN", "-Inf" in C, several times faster than float() of
+    each string); a value it does not read ("+Inf") sends the series to `_Matrix`."""
+
+    metric: dict[str, str] | None = None
+    values: list[tuple[float, float]] | None = None
+    histograms: Any = None
+
+
+_ENVELOPE = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_VECTOR = msgspec.json.Decoder(list[_Sample])
+_MATRIX_SERIES = msgspec.json.Decoder(_Matrix)
+_MATRIX_NUMBERS = msgspec.json.Decoder(_Numbers, strict=False)
+_ANY = msgspec.json.Decoder()
+
+
+def _api_error(content: bytes | bytearray) -> str | None:
     """`errorType: error` from a Prometheus error body, or None for any other body."""
     try:
-        body = json.loads(response.content)
-    except ValueError:
+        body = _ANY.decode(content)
+    except msgspec.DecodeError:
         return None
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
         return None
@@ -311,44 +363,133 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 3] + "..."
 
 
-def _parse_success(body: Any) -> Fetched:
-    if not isinstance(body, dict):
-        raise _BadAnswer(f"{NOT_THE_API} (the JSON is not an object)")
-    if body.get("status") == "error":
-        raise _BadAnswer(f"the query failed: {_clip(_error_text(body))}")
-    data = body.get("data")
-    if body.get("status") != "success" or not isinstance(data, dict):
+def parse_answer(body: bytes | bytearray) -> Fetched:
+    """The series and notes of a 2xx answer of the query API (JSON bytes).
+
+    Raises ValueError, whose message ends a sentence about the source, when the
+    answer is not a successful Prometheus answer with numeric series. Takes
+    bytes or a bytearray, as a reader of the body fills it.
+    """
+    try:
+        envelope = _ENVELOPE.decode(body)
+    except msgspec.ValidationError:  # JSON, but not an object
+        raise _BadAnswer(f"{NOT_THE_API} (the JSON is not an object)") from None
+    except msgspec.DecodeError:
+        raise _NotJson(f"{NOT_THE_API} (not JSON)") from None
+    return _parse_success(envelope)
+
+
+def _parse_success(envelope: dict[str, msgspec.Raw]) -> Fetched:
+    status = _decoded(envelope, "status")
+    if status == "error":
+        raise _BadAnswer(f"the query failed: {_clip(_error_text(envelope))}")
+    data = _object(envelope.get("data"))
+    if status != "success" or data is None:
         raise _BadAnswer(f"{NOT_THE_API} (no status 'success' with data)")
-    return Fetched(series=_series(data), warnings=_notes(body))
+    return Fetched(series=_series(data), warnings=_notes(envelope))
 
 
-def _error_text(body: dict[str, Any]) -> str:
-    kind, text = body.get("errorType"), body.get("error")
+def _decoded(envelope: dict[str, msgspec.Raw], key: str) -> Any:
+    raw = envelope.get(key)
+    return None if raw is None else _ANY.decode(raw)
+
+
+def _object(raw: msgspec.Raw | None) -> dict[str, msgspec.Raw] | None:
+    if raw is None:
+        return None
+    try:
+        return _ENVELOPE.decode(raw)
+    except msgspec.ValidationError:
+        return None
+
+
+def _error_text(envelope: dict[str, msgspec.Raw]) -> str:
+    kind, text = _decoded(envelope, "errorType"), _decoded(envelope, "error")
     text = text if isinstance(text, str) else "no error message"
     return f"{kind}: {text}" if isinstance(kind, str) and kind else text
 
 
-def _notes(body: dict[str, Any]) -> tuple[str, ...]:
+def _notes(envelope: dict[str, msgspec.Raw]) -> tuple[str, ...]:
     # Newer Prometheus versions also send `infos`, e.g. "metric might not be a counter".
     notes: list[str] = []
     for key in ("warnings", "infos"):
-        items = body.get(key)
+        items = _decoded(envelope, key)
         if isinstance(items, list):
             notes.extend(item for item in items if isinstance(item, str))
     return tuple(notes)
 
 
-def _series(data: dict[str, Any]) -> tuple[Series, ...]:
-    kind, result = data.get("resultType"), data.get("result")
+def _series(data: dict[str, msgspec.Raw]) -> tuple[Series, ...]:
+    kind = _decoded(data, "resultType")
+    result = data.get("result")
     if kind == "scalar":
-        return (Series(labels={}, points=(_point(result),)),)
+        return (Series(labels={}, points=(_point(_decoded(data, "result")),)),)
     if kind == "string":
         raise _BadAnswer("string results are not numeric")
-    if kind not in ("vector", "matrix") or not isinstance(result, list):
+    if kind not in ("vector", "matrix") or result is None:
         raise _BadAnswer(f"{NOT_THE_API} (resultType {kind!r})")
+    try:
+        items = _RAW_LIST.decode(result)
+    except msgspec.ValidationError:
+        raise _BadAnswer(f"{NOT_THE_API} (resultType {kind!r})") from None
     if kind == "vector":
-        return tuple(_vector_series(item) for item in result)
-    return tuple(_matrix_series(item) for item in result)
+        return _vector(result, items)
+    return tuple(_matrix_series(item) for item in items)
+
+
+def _vector(result: msgspec.Raw, items: list[msgspec.Raw]) -> tuple[Series, ...]:
+    try:
+        samples = _VECTOR.decode(result)
+    except msgspec.ValidationError:
+        return tuple(_vector_series(_ANY.decode(item)) for item in items)
+    if any(sample.value is None for sample in samples):
+        return tuple(_vector_series(_ANY.decode(item)) for item in items)
+    return tuple(_sample_series(sample) for sample in samples)
+
+
+def _sample_series(sample: _Sample) -> Series:
+    assert sample.value is not None
+    timestamp, text = sample.value
+    return Series(labels=sample.metric or {}, times=array("d", (timestamp,)),
+                  values=array("d", (_value(text),)))
+
+
+def _matrix_series(item: msgspec.Raw) -> Series:
+    try:
+        numbers = _MATRIX_NUMBERS.decode(item)
+    except msgspec.ValidationError:
+        return _matrix_text_series(item)
+    if numbers.histograms or numbers.values is None:
+        return _loose_matrix_series(_ANY.decode(item))
+    flat = array("d", chain.from_iterable(numbers.values))
+    return Series(labels=numbers.metric or {}, times=flat[0::2], values=flat[1::2])
+
+
+def _matrix_text_series(item: msgspec.Raw) -> Series:
+    try:
+        matrix = _MATRIX_SERIES.decode(item)
+    except msgspec.ValidationError:
+        return _loose_matrix_series(_ANY.decode(item))
+    if matrix.histograms or matrix.values is None:
+        return _loose_matrix_series(_ANY.decode(item))
+    if not matrix.values:
+        return Series(labels=matrix.metric or {})
+    times, texts = zip(*matrix.values, strict=True)
+    try:
+        values = array("d", map(float, texts))
+    except ValueError:
+        raise _BadAnswer(f"{NOT_THE_API} (a sample value is not a number in a string)") from None
+    return Series(labels=matrix.metric or {}, times=array("d", times), values=values)
+
+
+def _value(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _BadAnswer(f"{NOT_THE_API} (a sample value is not a number in a string)") from None
+
+
+# The loose path: plain JSON values, checked one by one to name what is wrong.
 
 
 def _vector_series(item: Any) -> Series:
@@ -359,7 +500,7 @@ def _vector_series(item: Any) -> Series:
     return Series(labels=_labels(item.get("metric")), points=(_point(item.get("value")),))
 
 
-def _matrix_series(item: Any) -> Series:
+def _loose_matrix_series(item: Any) -> Series:
     if not isinstance(item, dict):
         raise _BadAnswer(f"{NOT_THE_API} (a matrix element is not an object)")
     if item.get("histograms"):
@@ -397,10 +538,6 @@ def _point(raw: Any) -> tuple[float, float]:
     timestamp, value = raw
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         raise _BadAnswer(f"{NOT_THE_API} (a sample time is not a number)")
-    try:
-        number = float(value) if isinstance(value, str) else None
-    except ValueError:
-        number = None
-    if number is None:
+    if not isinstance(value, str):
         raise _BadAnswer(f"{NOT_THE_API} (a sample value is not a number in a string)")
-    return float(timestamp), number
+    return float(timestamp), _value(value)
