@@ -23,7 +23,8 @@ from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer, free_port
 from gacert.demo.servers import DemoServers
 from gacert.errors import OutputError, UsageError
-from gacert.package.build import Package, PackageOptions, write_package
+from gacert.package.build import Package, write_package
+from gacert.package.options import PackageOptions
 from gacert.package.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,14 +31,13 @@ from gacert.policy.thresholds import thresholds
 from gacert.report.charts import build_charts
 from gacert.report.html import markdown_to_html, render_html
 from gacert.report.render import (
-    Templates,
     code_fence,
     markdown_cell,
     render_email,
     render_ga_day,
     render_markdown,
-    resolve_templates,
 )
+from gacert.report.templates import Templates, resolve_templates
 
 GA_POLICY = ROOT / "policies" / "ga.yaml"
 # The section headings of the seed's GA_DAY_REPORT, in its order.

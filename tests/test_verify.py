@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from sample_results import write_results
 
-from gacert.package.build import PackageOptions, write_package
+from gacert.package.build import write_package
+from gacert.package.options import PackageOptions
 from gacert.package.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent

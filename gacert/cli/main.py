@@ -24,7 +24,7 @@ from gacert.errors import GacertError, OutputError, PolicyError, UsageError
 if TYPE_CHECKING:
     from gacert.document import ResultsDocument
     from gacert.model import Policy
-    from gacert.package.build import PackageOptions
+    from gacert.package.options import PackageOptions
 
 EXIT_USAGE = 2
 EXIT_COULD_NOT_EVALUATE = 3
@@ -70,7 +70,7 @@ def _exit_with_verdict(document: ResultsDocument, fail_on: str) -> NoReturn:
 def _package_options(artifacts: tuple[str, ...], certify_only: bool,
                      tarball_path: str | None, no_pdf: bool,
                      policy_path: str | None = None) -> PackageOptions:
-    from gacert.package.build import PackageOptions
+    from gacert.package.options import PackageOptions
 
     return PackageOptions(policy_path=policy_path, artifacts=artifacts,
                           tarball=not certify_only, tarball_path=tarball_path, pdf=not no_pdf)

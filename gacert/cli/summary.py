@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from gacert.cli.status import status_label
-from gacert.document import CheckDocument
-from gacert.engine.plan import Plan
 from gacert.formatting import format_value
-from gacert.model import Outcome, Policy
-from gacert.package.build import Package
-from gacert.package.verify import Verification
 from gacert.policy.variables import format_param
-from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
+
+# Types only: each command imports the stages it runs, and no more (importing the
+# package writer for `gacert run` before its queries go out would delay them).
+if TYPE_CHECKING:
+    from gacert.document import CheckDocument
+    from gacert.engine.plan import Plan
+    from gacert.model import Outcome, Policy
+    from gacert.package.build import Package
+    from gacert.package.verify import Verification
+    from gacert.run import RunOutput
 
 
 class Progress:

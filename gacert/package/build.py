@@ -24,16 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gacert import __version__
 from gacert.document import ResultsDocument
-from gacert.errors import OutputError, UsageError
+from gacert.errors import OutputError
 from gacert.fsutil import atomic_file, write_atomic
-from gacert.package.artifacts import Artifact, collect_artifacts
 from gacert.package.manifest import (
     MANIFEST_NAME,
     METADATA_NAME,
@@ -43,17 +41,17 @@ from gacert.package.manifest import (
     parse_manifest,
     sha256_file,
 )
+from gacert.package.options import PackageOptions, package_artifacts, tarball_path
 from gacert.package.tarball import write_tarball
 from gacert.report.html import render_html
 from gacert.report.pdf import PdfStatus, write_pdf
 from gacert.report.render import (
-    Templates,
     render_email,
     render_ga_day,
     render_markdown,
     render_regrade_diff,
-    resolve_templates,
 )
+from gacert.report.templates import Templates, resolve_templates
 from gacert.timestamps import parse_timestamp
 
 EMAIL_NAME = "EMAIL_SUMMARY.txt"
@@ -63,16 +61,6 @@ REGRADE_DIFF_NAME = "REGRADE_DIFF.md"
 TEMPLATES_DIR = "templates"
 CERTIFICATION = {"pass": "certified", "warn": "certified_with_warnings",
                  "fail": "not_certified", "error": "not_evaluated"}
-
-
-@dataclass(frozen=True)
-class PackageOptions:
-    policy_path: str | None = None  # the policy file; None: found from the results
-    artifacts: tuple[str, ...] = ()  # --include-artifacts
-    kept: tuple[Artifact, ...] = ()  # artifacts of the package being re-rendered
-    tarball: bool = True  # False with --certify-only
-    tarball_path: str | None = None  # None: <directory>.tar.gz beside the directory
-    pdf: bool = True  # False with --no-pdf
 
 
 @dataclass(frozen=True)
@@ -90,38 +78,6 @@ class Package:
     manifest_sha256: str
     tarball: str | None
     tarball_size: int | None
-
-
-def tarball_path(output_dir: str, options: PackageOptions) -> str | None:
-    """Where the tarball goes; refused inside the package, where it would be an extra file."""
-    if not options.tarball:
-        return None
-    directory = os.path.normpath(os.path.abspath(output_dir))
-    if os.path.dirname(directory) == directory:
-        raise UsageError(f"--output {output_dir}: a package needs a directory of its own")
-    path = options.tarball_path or directory + ".tar.gz"
-    if os.path.commonpath([os.path.abspath(path), directory]) == directory:
-        raise UsageError(f"--tarball {path}: the tarball cannot be inside the package "
-                         f"directory {output_dir}")
-    return path if options.tarball_path or os.path.isabs(output_dir) else os.path.relpath(path)
-
-
-def check_options(output_dir: str, options: PackageOptions) -> list[Artifact]:
-    """Refuse bad packaging options before a run spends time fetching."""
-    tarball_path(output_dir, options)
-    return _artifacts(options)
-
-
-def _artifacts(options: PackageOptions) -> list[Artifact]:
-    """The artifacts given and those kept from an earlier package, each name once."""
-    given = collect_artifacts(options.artifacts)
-    names = {a.name: a for a in given}
-    for artifact in options.kept:
-        if artifact.name in names:
-            raise UsageError(f"--include-artifacts {names[artifact.name].source}: the "
-                             f"package already has {artifact.name}")
-        names[artifact.name] = artifact
-    return [names[name] for name in sorted(names)]
 
 
 def find_policy(document: ResultsDocument, results_path: str, given: str | None) -> str:
@@ -152,59 +108,115 @@ def find_policy(document: ResultsDocument, results_path: str, given: str | None)
 
 
 def write_package(document: ResultsDocument, results_path: str, output_dir: str,
-                  options: PackageOptions, templates: Templates | None = None) -> Package:
-    """Write the package directory (and tarball) for a results document."""
+                  options: PackageOptions, templates: Templates | None = None, *,
+                  results: bytes | None = None) -> Package:
+    """Write the package directory (and tarball) for a results document.
+
+    `results`, when given, are the bytes of results_path, just written by the
+    caller: they are hashed and archived from memory, never read back. Every
+    report is rendered once, written once and hashed from memory; only files
+    copied in (the policy, templates, artifacts) are read, once each while
+    copying, and again when archived, streamed.
+    """
     tarball = tarball_path(output_dir, options)
-    artifacts = _artifacts(options)
+    artifacts = package_artifacts(options)
     templates = templates or resolve_templates(document, os.path.dirname(results_path))
     policy_file = find_policy(document, results_path, options.policy_path)
     os.makedirs(output_dir, exist_ok=True)
     previous = _previous_files(output_dir)
-    names = [_copy(results_path, output_dir, RESULTS_NAME),
-             _copy(policy_file, output_dir, POLICY_NAME),
-             *_copy_templates(templates, output_dir)]
-    reports, pdf = _write_reports(document, output_dir, templates, wanted_pdf=options.pdf)
-    names += reports
-    names += [_copy(a.source, output_dir, a.name) for a in artifacts]
-    digests = {name: sha256_file(os.path.join(output_dir, name)) for name in names}
+    files = _Files(output_dir)
+    if results is None:
+        files.copy(results_path, RESULTS_NAME)
+    else:
+        files.put(RESULTS_NAME, results, already_at=results_path)
+    files.copy(policy_file, POLICY_NAME)
+    _copy_templates(templates, files)
+    pdf = _write_reports(document, files, templates, wanted_pdf=options.pdf)
+    for artifact in artifacts:
+        files.copy(artifact.source, artifact.name)
+    listed = list(files.written.values())
+    digests = {f.name: f.sha256 for f in listed}
     manifest_hash = hashlib.sha256(manifest_text(digests).encode("utf-8")).hexdigest()
-    files = [PackageFile(n, os.path.getsize(os.path.join(output_dir, n)), digests[n])
-             for n in names]
-    metadata = certification_metadata(document, files, pdf, manifest_hash)
-    _write_text(output_dir, METADATA_NAME, json.dumps(metadata, indent=2, ensure_ascii=False)
-                + "\n")
-    digests[METADATA_NAME] = sha256_file(os.path.join(output_dir, METADATA_NAME))
-    files.append(PackageFile(METADATA_NAME, os.path.getsize(
-        os.path.join(output_dir, METADATA_NAME)), digests[METADATA_NAME]))
-    _write_text(output_dir, MANIFEST_NAME, manifest_text(digests))
-    _remove_stale(output_dir, previous - set(digests) - {MANIFEST_NAME})
+    metadata = certification_metadata(document, listed, pdf, manifest_hash)
+    files.text(METADATA_NAME, json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
+    digests[METADATA_NAME] = files.written[METADATA_NAME].sha256
+    files.text(MANIFEST_NAME, manifest_text(digests))
+    _remove_stale(output_dir, previous - set(files.written))
     size = None
     if tarball is not None:
-        size = write_tarball(tarball, output_dir, [*digests, MANIFEST_NAME],
-                             tarball_prefix(document), _window_end(document))
-    return Package(output_dir, tuple(files), pdf, manifest_hash, tarball, size)
+        size = write_tarball(tarball, output_dir, files.data, tarball_prefix(document),
+                             _window_end(document))
+    return Package(output_dir, tuple(f for f in files.written.values() if f.name != MANIFEST_NAME),
+                   pdf, manifest_hash, tarball, size)
 
 
-def _write_reports(document: ResultsDocument, output_dir: str, templates: Templates, *,
-                   wanted_pdf: bool) -> tuple[list[str], PdfStatus]:
-    """report.md, the GA Day report as Markdown, HTML and PDF, and the email summary."""
-    _write_text(output_dir, REPORT_NAME, render_markdown(document, templates))
+class _Files:
+    """The files of a package as they are written, in package order, each with its
+    SHA-256 and size; `data` holds the bytes of those made here (None for those
+    copied in), so that the tarball never reads back what is in memory."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.written: dict[str, PackageFile] = {}
+        self.data: dict[str, bytes | None] = {}
+
+    def text(self, name: str, text: str) -> None:
+        self.put(name, text.encode("utf-8"))
+
+    def put(self, name: str, data: bytes, already_at: str | None = None) -> None:
+        """Write `data` as `name`, unless `already_at` is that file, written just now."""
+        target = os.path.join(self.directory, name)
+        if already_at is None or not _same_file(already_at, target):
+            write_atomic(target, data)
+        self._record(name, hashlib.sha256(data).hexdigest(), len(data), data)
+
+    def copy(self, source: str, name: str) -> None:
+        """Copy a file into the package byte for byte, atomically, hashing it on the way."""
+        target = os.path.join(self.directory, name)
+        if _same_file(source, target):
+            self._record(name, sha256_file(target), os.path.getsize(target), None)
+            return
+        digest, size = hashlib.sha256(), 0
+        with atomic_file(target) as stream, open(source, "rb") as original:
+            while chunk := original.read(_CHUNK):
+                digest.update(chunk)
+                stream.write(chunk)
+                size += len(chunk)
+        self._record(name, digest.hexdigest(), size, None)
+
+    def _record(self, name: str, sha256: str, size: int, data: bytes | None) -> None:
+        self.written[name] = PackageFile(name, size, sha256)
+        self.data[name] = data
+
+
+_CHUNK = 1 << 20
+
+
+def _same_file(source: str, target: str) -> bool:
+    return os.path.exists(target) and os.path.samefile(source, target)
+
+
+def _write_reports(document: ResultsDocument, files: _Files, templates: Templates, *,
+                   wanted_pdf: bool) -> PdfStatus:
+    """report.md, the GA Day report as Markdown, HTML and PDF, and the email summary;
+    the GA Day report is rendered once, for its Markdown, HTML and PDF alike."""
+    files.text(REPORT_NAME, render_markdown(document, templates))
     ga_day = render_ga_day(document, templates)
-    _write_text(output_dir, GA_DAY_MD, ga_day)
+    files.text(GA_DAY_MD, ga_day)
     html = render_html(document, ga_day, templates)
-    _write_text(output_dir, GA_DAY_HTML, html)
-    names = [REPORT_NAME, GA_DAY_MD, GA_DAY_HTML]
-    pdf_path = os.path.join(output_dir, GA_DAY_PDF)
+    files.text(GA_DAY_HTML, html)
+    pdf_path = os.path.join(files.directory, GA_DAY_PDF)
     pdf = write_pdf(html, pdf_path, wanted=wanted_pdf)
     if pdf.written:
-        names.append(GA_DAY_PDF)
+        files.copy(pdf_path, GA_DAY_PDF)
     elif os.path.lexists(pdf_path):
         os.unlink(pdf_path)  # an old PDF would not match the reports beside it
     if document.get("regrade"):
-        _write_text(output_dir, REGRADE_DIFF_NAME, render_regrade_diff(document))
-        names.append(REGRADE_DIFF_NAME)
-    _write_text(output_dir, EMAIL_NAME, render_email(document, templates, files=tuple(names)))
-    return [*names, EMAIL_NAME], pdf
+        files.text(REGRADE_DIFF_NAME, render_regrade_diff(document))
+    shown = tuple(name for name in files.written if name not in (RESULTS_NAME, POLICY_NAME)
+                  and not name.startswith(TEMPLATES_DIR + "/"))
+    files.text(EMAIL_NAME, render_email(document, templates, files=shown))
+    return pdf
 
 
 def certification_metadata(document: ResultsDocument, files: Sequence[PackageFile],
@@ -249,21 +261,7 @@ def _window_end(document: ResultsDocument) -> int:
     return int(parse_timestamp(document["window"]["end"], "window.end").timestamp())
 
 
-def _write_text(output_dir: str, name: str, text: str) -> None:
-    write_atomic(os.path.join(output_dir, name), text.encode("utf-8"))
-
-
-def _copy(source: str, output_dir: str, name: str) -> str:
-    """Copy a file into the package byte for byte, atomically; returns its name."""
-    target = os.path.join(output_dir, name)
-    if os.path.exists(target) and os.path.samefile(source, target):
-        return name
-    with atomic_file(target) as stream, open(source, "rb") as original:
-        shutil.copyfileobj(original, stream)
-    return name
-
-
-def _copy_templates(templates: Templates, output_dir: str) -> list[str]:
+def _copy_templates(templates: Templates, files: _Files) -> None:
     """The policy's own templates, under templates/, so that the package re-renders."""
     names: dict[str, str] = {}
     for path in templates.overrides.values():
@@ -272,7 +270,8 @@ def _copy_templates(templates: Templates, output_dir: str) -> list[str]:
             raise OutputError(f"report templates {names[name]} and {path} have the same "
                               "file name; a package stores them side by side")
         names[name] = path
-    return [_copy(path, output_dir, name) for name, path in sorted(names.items())]
+    for name, path in sorted(names.items()):
+        files.copy(path, name)
 
 
 def _previous_files(output_dir: str) -> set[str]:

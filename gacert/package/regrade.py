@@ -22,21 +22,18 @@ from typing import Any
 
 from gacert.document import ResultsDocument
 from gacert.engine.regrade import Change, Origin, change_document, regrade, regrade_document
-from gacert.engine.results import check_results, write_results
+from gacert.engine.results import check_results, results_bytes
 from gacert.errors import OutputError, UsageError
+from gacert.fsutil import write_atomic
 from gacert.model import Policy
-from gacert.package.build import (
-    Package,
-    PackageOptions,
-    check_options,
-    tarball_path,
-    write_package,
-)
+from gacert.package.build import Package, write_package
 from gacert.package.manifest import MANIFEST_NAME, RESULTS_NAME
+from gacert.package.options import PackageOptions, check_options, tarball_path
 from gacert.package.verify import verify_and_read
 from gacert.policy.load import load_policy
 from gacert.policy.params import resolve_params
-from gacert.report.render import check_templates, policy_templates, template_problem
+from gacert.report.render import check_templates, template_problem
+from gacert.report.templates import policy_templates
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ def _package_of(path: str) -> str | None:
 def _verified_results(package: str, given: str) -> tuple[bytes, str]:
     """The results.json of a package that verifies, and the SHA-256 of its manifest
     (which names every file of the package with its SHA-256)."""
-    verification, read = verify_and_read(package)
+    verification, read = verify_and_read(package, keep=(RESULTS_NAME,))
     if not verification.ok:
         problems = "; ".join(f.format() for f in verification.findings[:3])
         more = len(verification.findings) - 3
@@ -129,9 +126,10 @@ def execute_regrade(options: RegradeOptions) -> RegradeOutput:
         document["policy"]["report_templates"] = dict(templates.overrides)
     results_path = os.path.join(options.output_dir, RESULTS_NAME)
     os.makedirs(options.output_dir, exist_ok=True)
-    write_results(results_path, document)
+    written = results_bytes(document)
+    write_atomic(results_path, written)
     package = write_package(document, results_path, options.output_dir, package_options,
-                            templates)
+                            templates, results=written)
     return RegradeOutput(document, results_path, package, regraded.changes)
 
 

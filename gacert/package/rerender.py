@@ -14,8 +14,9 @@ from dataclasses import replace
 from gacert.engine.results import read_results
 from gacert.errors import OutputError
 from gacert.package.artifacts import ARTIFACTS_DIR, Artifact
-from gacert.package.build import Package, PackageOptions, write_package
+from gacert.package.build import Package, write_package
 from gacert.package.manifest import MANIFEST_NAME, parse_manifest, sha256_file
+from gacert.package.options import PackageOptions
 
 
 def kept_artifacts(results_path: str) -> tuple[Artifact, ...]:

@@ -26,7 +26,8 @@ from markupsafe import Markup
 
 from gacert.document import ResultsDocument
 from gacert.report.charts import Chart, build_charts
-from gacert.report.render import STATUS_BADGES, Templates, complete, render_template
+from gacert.report.render import STATUS_BADGES, complete, render_template
+from gacert.report.templates import Templates
 
 CHART_FENCE = "gacert-chart"
 # Chart markers in the rendered body. Data cannot produce one: every `<` from

@@ -17,7 +17,6 @@ import os
 import re
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, cast
 
@@ -28,13 +27,12 @@ from markupsafe import Markup, escape
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
 from gacert.formatting import format_value, labels_text
-from gacert.model import Policy
 from gacert.report import reportdata
+from gacert.report.templates import (
+    BUILTIN_TEMPLATES,
+    Templates,
+)
 
-# Report kind -> built-in template. `html` is the page around the GA Day
-# report once it is rendered to HTML (see gacert.report.html).
-BUILTIN_TEMPLATES = {"report": "report.md.j2", "ga_day": "ga_day.md.j2",
-                     "html": "ga_day.html.j2", "email": "email.txt.j2"}
 # Built-in only: what a re-grade changed, and `gacert diff --format markdown`.
 REGRADE_TEMPLATE, DIFF_TEMPLATE = "regrade_diff.md.j2", "policy_diff.md.j2"
 BUILTIN_PREFIX = "builtin/"
@@ -76,46 +74,6 @@ def hours(seconds: Any) -> str:
     """A duration in hours, without a useless fraction: 24 h, 1.5 h."""
     value = round(float(seconds) / 3600, 2)
     return f"{value:g} h"
-
-
-@dataclass(frozen=True)
-class Templates:
-    """Which file renders each report kind: a policy's own, else the built-in."""
-
-    overrides: Mapping[str, str] = field(default_factory=dict)  # kind -> file path
-
-    def name(self, kind: str) -> str:
-        return f"policy/{kind}" if kind in self.overrides else BUILTIN_TEMPLATES[kind]
-
-
-def resolve_templates(document: ResultsDocument, results_dir: str = "") -> Templates:
-    """The templates a results document names, found where they were or in a package.
-
-    A path is relative to the working directory of the run; when the file is
-    not there, the copy that packaging stored in `templates/` beside the
-    results is used, so that a package re-renders anywhere.
-    """
-    found: dict[str, str] = {}
-    for kind, path in (document["policy"].get("report_templates") or {}).items():
-        if kind not in BUILTIN_TEMPLATES:
-            raise OutputError(f"results name a template for unknown report kind {kind!r} "
-                              f"(known: {', '.join(BUILTIN_TEMPLATES)})")
-        packaged = os.path.join(results_dir, "templates", os.path.basename(path))
-        candidates = [path, packaged] if results_dir else [path]
-        existing = next((c for c in candidates if os.path.isfile(c)), None)
-        if existing is None:
-            raise OutputError(f"report template {path} ({kind}) named by the policy is not "
-                              f"found (looked at {' and '.join(candidates)})")
-        found[kind] = existing
-    return Templates(found)
-
-
-def policy_templates(policy: Policy) -> Templates:
-    """The policy's own templates, their paths made relative to the working directory
-    (they are written relative to the policy file)."""
-    base = os.path.dirname(policy.path)
-    return Templates({kind: os.path.normpath(os.path.join(base, path))
-                      for kind, path in policy.report_templates.items()})
 
 
 class _Loader(jinja2.BaseLoader):

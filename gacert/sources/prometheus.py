@@ -171,7 +171,9 @@ class PrometheusSource:
             self._http = httpx.AsyncClient(
                 headers=_request_headers(config),
                 timeout=config.timeout,
-                verify=tls or True,
+                # Plain http uses no TLS: False spares loading the CA bundle (~50 ms of
+                # CPU) that httpx would otherwise do for every client.
+                verify=tls if tls is not None else False,
                 follow_redirects=False,  # a redirected POST turns into a GET without its query
                 limits=httpx.Limits(max_connections=config.concurrency),
             )
