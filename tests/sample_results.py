@@ -189,3 +189,24 @@ def with_report_layout(document: ResultsDocument, policy_path: Path) -> ResultsD
     for check in copy["checks"]:
         check["slo"] = slo_document(slos.get(check["id"]))
     return copy
+
+
+def write_package_of(directory: Path, series: int) -> Path:
+    """A package (directory and tarball beside it) whose range check `cpu_usage` holds
+    `series` series with all their 1,441 points each, as results of gacert versions
+    that kept every point were: a results.json of about 0.1 MB a series."""
+    from gacert.engine.results import results_bytes
+    from gacert.package.build import write_package
+    from gacert.package.options import PackageOptions
+
+    document = sample_results(policy_path=str(directory / "policy.yaml"))
+    check = next(c for c in document["checks"] if c["id"] == "cpu_usage")
+    check["series"] = [{"labels": {"pod": f"pod-{i:04d}"}, "value": 0.5, "status": "pass",
+                        "points": cast(Any, _points(0.5, phase=i / 7))} for i in range(series)]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "policy.yaml").write_text(POLICY_TEXT)
+    results = directory / "results.json"
+    results.write_bytes(results_bytes(document))
+    package = directory / "pkg"
+    write_package(document, str(results), str(package), PackageOptions(pdf=False))
+    return package
