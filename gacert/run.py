@@ -77,7 +77,8 @@ def execute(options: RunOptions,
 
     The queries go out as soon as the policy is loaded; the package writer (the
     report templates, Jinja2 and markdown-it, about 150 ms of CPU to import and
-    compile) is made ready in a thread meanwhile, while the sources answer.
+    compile) is made ready in a thread while the sources answer, and each
+    answer is evaluated as it arrives.
     """
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
@@ -90,7 +91,10 @@ def execute(options: RunOptions,
     writer = InBackground(lambda: _package_writer(templates))
     sources = build_sources(policy, options.environ)
     fetch_clock = time.perf_counter()
-    results = fetch_and_evaluate(plan, sources, progress, options.keep_points)
+    # The writer starts once the queries are on their way, not before: it would
+    # share the interpreter with the work of sending them.
+    results = fetch_and_evaluate(plan, sources, progress, options.keep_points,
+                                 started=writer.start)
     fetch_seconds = time.perf_counter() - fetch_clock
     checks = tuple(results[p.check.id] for p in plan.checks)
     run = RunResult(
@@ -112,15 +116,18 @@ def execute(options: RunOptions,
 
 
 class InBackground(Generic[T]):
-    """`work` run in a thread from now on; `result()` waits for it and returns what
-    it returned, or raises what it raised."""
+    """`work` run in a thread from `start()` on; `result()` waits for it (starting it
+    if need be) and returns what it returned, or raises what it raised."""
 
     def __init__(self, work: Callable[[], T]) -> None:
         self._value: T | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True,
                                         name="gacert-prepare")
-        self._thread.start()
+
+    def start(self) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
 
     def _run(self, work: Callable[[], T]) -> None:
         try:
@@ -129,6 +136,7 @@ class InBackground(Generic[T]):
             self._error = exc
 
     def result(self) -> T:
+        self.start()
         self._thread.join()
         if self._error is not None:
             raise self._error

@@ -58,11 +58,13 @@ async def fetch_all(plan: Plan, sources: Mapping[str, Source],
 
 async def fetch_each(plan: Plan, sources: Mapping[str, Source],
                      handle: Callable[[PlannedCheck, Outcome], T],
-                     progress: ProgressCallback | None = None) -> dict[str, T]:
+                     progress: ProgressCallback | None = None,
+                     started: Callable[[], None] | None = None) -> dict[str, T]:
     """Run every query at once, and hand each outcome to `handle` as soon as it
     arrives, while the other queries are still under way: what `handle` keeps
     (a check's result) is all that stays of an answer, so that the answers of a
-    run are never all in memory together."""
+    run are never all in memory together. `started` is called once every query
+    has begun (its connection opening), for work that can overlap the waiting."""
     async def run(planned: PlannedCheck) -> tuple[str, T]:
         outcome = await _fetch_one(planned, sources[planned.check.source])
         if progress is not None:
@@ -70,7 +72,10 @@ async def fetch_each(plan: Plan, sources: Mapping[str, Source],
         return planned.check.id, handle(planned, outcome)
 
     try:
-        pairs = await asyncio.gather(*(run(p) for p in plan.checks))
+        gathered = asyncio.gather(*(run(p) for p in plan.checks))
+        if started is not None:  # after each query's first step
+            asyncio.get_running_loop().call_soon(started)
+        pairs = await gathered
     finally:
         await asyncio.gather(*(s.aclose() for s in sources.values()), return_exceptions=True)
     return dict(pairs)
@@ -88,9 +93,10 @@ def fetch(plan: Plan, sources: Mapping[str, Source],
 
 def fetch_and_evaluate(plan: Plan, sources: Mapping[str, Source],
                        progress: ProgressCallback | None = None,
-                       keep_points: int | None = None) -> dict[str, CheckResult]:
+                       keep_points: int | None = None,
+                       started: Callable[[], None] | None = None) -> dict[str, CheckResult]:
     """Every check's result, each evaluated as soon as its answer arrives."""
     def judge(planned: PlannedCheck, outcome: Outcome) -> CheckResult:
         return evaluate_check(planned.check, planned.query.text, outcome, plan.params,
                               window=plan.window, keep_points=keep_points)
-    return asyncio.run(fetch_each(plan, sources, judge, progress))
+    return asyncio.run(fetch_each(plan, sources, judge, progress, started))
