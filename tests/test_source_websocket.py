@@ -288,7 +288,7 @@ def websocat() -> Iterator[str]:
 def _wait_for_port(port: int) -> None:
     import socket
 
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
