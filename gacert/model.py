@@ -97,6 +97,9 @@ class Check:
     gate: bool
     tags: tuple[str, ...]
     section: str
+    # The policy line where the check starts (its `- id:`), for CI annotations
+    # that point at it; 0 when unknown.
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,7 @@ class CheckResult:
     duration_seconds: float
     measurements: Mapping[str, Any]  # a probe's named values, as rules saw them
     evidence: Mapping[str, Any]  # a probe's raw data (samples, failures by cause)
+    line: int = 0  # the check's line in the policy file; 0 when unknown
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,7 @@ def _check_document(check: CheckResult) -> dict[str, Any]:
         "duration_seconds": round(check.duration_seconds, 4),
         "measurements": _json_safe(check.measurements),
         "evidence": _json_safe(check.evidence),
+        "line": check.line,
     }
 
 

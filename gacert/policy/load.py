@@ -177,7 +177,8 @@ def build_policy(doc: Located, sha256: str, meaning: MeaningChecker) -> Policy:
     window = data.get("window", {})
     sections_data = data.get("report", {}).get("sections", [])
     section_of = {cid: s["id"] for s in sections_data for cid in s["checks"]}
-    checks = tuple(_build_check(i, c, section_of.get(c["id"], OTHER_SECTION_ID), meaning)
+    checks = tuple(_build_check(i, c, section_of.get(c["id"], OTHER_SECTION_ID), meaning,
+                                doc.position(("checks", i))[0])
                    for i, c in enumerate(data["checks"]))
     sections = [Section(s["id"], s.get("title", s["id"]), s.get("description", ""),
                         tuple(s["checks"])) for s in sections_data]
@@ -210,7 +211,7 @@ def _build_param(name: str, value: Any) -> Param:
 
 
 def _build_check(index: int, data: Mapping[str, Any], section: str,
-                 meaning: MeaningChecker) -> Check:
+                 meaning: MeaningChecker, line: int) -> Check:
     def rule(name: str) -> Any:
         return meaning.expressions.get((index, name))
 
@@ -222,5 +223,5 @@ def _build_check(index: int, data: Mapping[str, Any], section: str,
         unit=data.get("unit", ""), precision=data.get("precision", 2),
         rules=Rules(pass_=rule("pass"), warn=rule("warn"), fail=rule("fail")),
         no_data=data.get("no_data", "no_data"), gate=data.get("gate", True),
-        tags=tuple(data.get("tags", ())), section=section,
+        tags=tuple(data.get("tags", ())), section=section, line=line,
     )
