@@ -1,5 +1,5 @@
-"""Shared fixtures: a real Prometheus serving the generated test dataset, and real
-local HTTP and WebSocket servers for the probes.
+"""Shared fixtures: a real Prometheus (and a real VictoriaMetrics) serving the
+generated test dataset, and real local HTTP and WebSocket servers for the probes.
 
 The dataset (`gacert.demo.gaday`: a clean week, then one scenario a day) is
 generated and backfilled once per generator version and cached (see
@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from gacert.demo import gaday
+from gacert.demo import victoriametrics as victoria
 from gacert.demo.prometheus import PrometheusServer, build_dataset, find_binary
 from gacert.demo.servers import (
     DemoServers,
@@ -22,6 +23,7 @@ from gacert.demo.servers import (
     RawTcpServer,
     WebSocketServer,
 )
+from gacert.demo.victoriametrics import VictoriaMetricsServer
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +46,26 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
         gaday.DATASET_SEED,
     )
     with PrometheusServer(tsdb_dir, work_dir) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetricsServer]:
+    """A running VictoriaMetrics on 127.0.0.1 holding the same test dataset."""
+    try:
+        find_binary(victoria.BINARY, victoria.INSTALL_HINT)
+    except RuntimeError as error:
+        pytest.fail(f"{error} (the MetricsQL tests need a real VictoriaMetrics)", pytrace=False)
+    work_dir = tmp_path_factory.mktemp("victoriametrics")
+    data_dir = victoria.build_dataset(
+        work_dir,
+        gaday.DATASET_START,
+        gaday.DATASET_END,
+        gaday.dataset_faults(),
+        gaday.DATASET_SCRAPE_INTERVAL,
+        gaday.DATASET_SEED,
+    )
+    with VictoriaMetricsServer(data_dir, work_dir) as server:
         yield server
 
 
