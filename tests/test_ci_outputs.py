@@ -24,7 +24,7 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer
 from gacert.demo.servers import DemoServers
-from gacert.publish.github import command, escape_data, escape_property
+from gacert.publish.commands import command, escape_data, escape_property
 from gacert.publish.junit import junit_xml
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -328,7 +328,7 @@ def _annotate(problems: list[Problem], stream: TextIO | None = None) -> None:
     """In GitHub Actions, each policy problem as an annotation at its line."""
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
-    from gacert.publish.github import problem_annotations
+    from gacert.publish.commands import problem_annotations
 
     for line in problem_annotations(problems, os.environ.get("GITHUB_WORKSPACE")):
         print(line, file=stream or sys.stdout)

@@ -5,4 +5,6 @@ document and the package path only.
               paths) and the stable JSON of `gacert run --format json`
     junit     JUnit XML: one testsuite per policy, one testcase per check
     github    GitHub Actions: step summary, step outputs, annotations at policy lines
+    commands  GitHub's workflow commands, escaped (also used by `gacert validate`)
+    outputs   every output of a finished run, in one call
 """

@@ -8,41 +8,22 @@ variable is set), and annotations are workflow commands printed on a stream:
     ::error file=policies/ga.yaml,line=171,title=gacert p99_latency FAIL::p99_latency fail: ...
 
 Gate checks that fail, lack data or are in error are errors, gate warnings
-warnings, informational checks that do not pass notices. Data and properties
-are escaped as GitHub's runner expects (`%`, CR and LF; in properties `:` and
-`,` too), so that no reason or label value can end a command early or forge one.
+warnings, informational checks that do not pass notices. The commands are
+escaped by `gacert.publish.commands`.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TextIO
 
-from gacert.errors import Problem
+from gacert.publish.commands import command, repository_path
 from gacert.publish.summary import FAILING_STATUSES, RunSummary
 
 
 def in_github_actions(environ: Mapping[str, str]) -> bool:
     return environ.get("GITHUB_ACTIONS") == "true"
-
-
-def escape_data(text: str) -> str:
-    """A workflow command's message, as the runner unescapes it."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """A workflow command's property value (file, title), as the runner unescapes it."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def command(name: str, message: str, **properties: str | int) -> str:
-    """One workflow command line, e.g. `::error file=a.yaml,line=3::message`."""
-    shown = ",".join(f"{key}={escape_property(str(value))}"
-                     for key, value in properties.items() if value not in ("", 0))
-    return f"::{name}{' ' + shown if shown else ''}::{escape_data(message)}"
 
 
 def annotation_level(check: Mapping[str, object]) -> str | None:
@@ -53,27 +34,6 @@ def annotation_level(check: Mapping[str, object]) -> str | None:
     if not check.get("gate", True):
         return "notice"
     return "error" if status in FAILING_STATUSES else "warning"
-
-
-def repository_path(path: str, workspace: str | None) -> str:
-    """`path` relative to the repository checkout, as annotations need it."""
-    if not path or not workspace:
-        return path
-    absolute = os.path.abspath(path)
-    root = os.path.abspath(workspace)
-    return os.path.relpath(absolute, root) if os.path.commonpath([absolute, root]) == root \
-        else path
-
-
-def problem_annotations(problems: Iterable[Problem], workspace: str | None = None
-                        ) -> list[str]:
-    """A workflow command for each problem `gacert validate` found, at its place."""
-    levels = {"error": "error", "warning": "warning"}
-    return [command(levels.get(p.severity, "notice"),
-                    p.message + (f" ({p.hint})" if p.hint else ""),
-                    file=repository_path(p.file, workspace), line=p.line, col=p.column,
-                    title=f"gacert validate: {p.path or '$'}")
-            for p in problems]
 
 
 def check_annotations(summary: RunSummary, workspace: str | None = None) -> list[str]:
