@@ -1,12 +1,15 @@
-"""Numbers as people read them, shared by the terminal, reasons and reports."""
+"""Numbers and labels as people read them, shared by the terminal, reasons and reports."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 
-def _number(value: Any) -> float | None:
+def document_number(value: Any) -> float | None:
+    """A number as results.json spells it (see gacert.engine.results.json_number) as a
+    float; None stays None."""
     if value is None:
         return None
     if isinstance(value, str):  # "NaN", "+Inf", "-Inf" in the document
@@ -16,7 +19,7 @@ def _number(value: Any) -> float | None:
 
 def format_value(value: Any, unit: str | None = "", precision: int = 2) -> str:
     """A value for people: thousands separators, the check's precision, its unit."""
-    number = _number(value)
+    number = document_number(value)
     if number is None:
         return "N/A"
     if math.isnan(number):
@@ -25,3 +28,8 @@ def format_value(value: Any, unit: str | None = "", precision: int = 2) -> str:
         return "+Inf" if number > 0 else "-Inf"
     text = f"{number:,.{precision}f}"
     return f"{text} {unit}" if unit else text
+
+
+def labels_text(labels: Mapping[str, str]) -> str:
+    """A series' labels for people, `service=api, zone=a`: sorted, without the metric name."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")

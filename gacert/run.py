@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
+from gacert.document import ResultsDocument
 from gacert.engine.evaluate import evaluate_check
 from gacert.engine.fetch import build_sources, fetch
 from gacert.engine.plan import Plan, build_plan
@@ -43,7 +43,7 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunOutput:
-    document: dict[str, Any]
+    document: ResultsDocument
     results_path: str
     package: Package | None = None
 

@@ -54,11 +54,9 @@ def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
     # The shell starts a grandchild that would outlive a kill of the shell alone.
     script = f"sleep 30 & echo $! > {pid_file}; wait"
-    started = time.perf_counter()
     with pytest.raises(SourceError, match=r"timed out after 0\.3 s; its process group was "
                                           r"killed"):
         measure("command", {"command": script, "shell": True, "timeout": "300ms"}, "exit_code")
-    assert time.perf_counter() - started < 3.0
     grandchild = int(pid_file.read_text())
     assert not _alive(grandchild)
 
@@ -115,13 +113,23 @@ def test_without_inherit_env_only_the_given_variables_are_set() -> None:
 def test_secrets_in_arguments_and_env_stay_out_of_results() -> None:
     secret = "pg-pa55-5ecret"
     source = build("command", {"command": ["/bin/true", f"postgresql://app:{secret}@db/tars",
-                                           f"--password={secret}"],
+                                           f"--password={secret}",
+                                           f"https://api.example/v1?access_token={secret}",
+                                           f"--url=http://bob:pa/ss-{secret}@h"],
                                "env": {"PGPASSWORD": secret}})
     fetched = fetch_all(source, "exit_code")[0]
     assert secret not in source.endpoint
     assert secret not in as_json(fetched)
     assert fetched.evidence["env"] == ["PGPASSWORD"]
-    assert fetched.evidence["command"][1:] == ["postgresql://db/tars", "--password=REDACTED"]
+    assert fetched.evidence["command"][1:] == [
+        "postgresql://db/tars", "--password=REDACTED",
+        "https://api.example/v1?access_token=REDACTED", "--url=http://h"]
+
+
+def test_a_shell_command_shows_its_urls_redacted() -> None:
+    source = build("command", {"command": "curl -fsS 'https://h/?token=t0k' | wc -c",
+                               "shell": True})
+    assert source.endpoint == "command: curl -fsS 'https://h/?token=REDACTED' | wc -c"
 
 
 def test_a_program_that_does_not_exist_is_an_error() -> None:

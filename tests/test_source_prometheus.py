@@ -13,12 +13,14 @@ import base64
 import gzip
 import json
 import math
+import os
 import re
 import shutil
 import ssl
 import subprocess
+import sys
+import tarfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,10 +31,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer, backfill, free_port
 from gacert.errors import SourceError
 from gacert.model import Fetched, Query
-from gacert.sources.prometheus import PrometheusSource
+from gacert.sources.prometheus import PrometheusSource, read_config
+from gacert.sources.settings import Settings
 
 T0 = datetime(2025, 1, 15, 0, 0, tzinfo=UTC)  # 1736899200
 T0_UNIX = 1736899200
@@ -117,6 +121,11 @@ class _Server(ThreadingHTTPServer):
     # Join handler threads on close; a stalled handler is woken by `stopping`.
     daemon_threads = False
     block_on_close = True
+    accepted = 0  # connections accepted, counted before any TLS handshake
+
+    def get_request(self) -> tuple[Any, Any]:
+        self.accepted += 1
+        return super().get_request()
 
 
 class ScriptedServer:
@@ -134,6 +143,10 @@ class ScriptedServer:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+
+    @property
+    def accepted(self) -> int:
+        return self._httpd.accepted
 
     def __enter__(self) -> ScriptedServer:
         self._thread.start()
@@ -440,26 +453,22 @@ def test_http_200_with_status_error_is_an_error() -> None:
     assert message.endswith("the query failed: execution: many-to-many matching")
 
 
-def test_a_stalled_server_times_out_in_bounded_time() -> None:
+def test_a_stalled_server_times_out() -> None:
+    # Had the timeout not cut the request, the stalled answer (a success) would come.
     with ScriptedServer(Reply(delay=10)) as server:
-        started = time.monotonic()
         message = fetch_error(source_for(server.url, timeout="200ms", retries=1), instant())
-        elapsed = time.monotonic() - started
     assert message.endswith("timed out (timeout 200ms) after 2 attempts")
     assert len(server.received) == 2
-    assert elapsed < 2
 
 
-def test_connection_refused_fails_fast_after_retries() -> None:
+def test_connection_refused_is_retried_then_reported() -> None:
     url = f"http://127.0.0.1:{free_port()}/"
-    started = time.monotonic()
     message = fetch_error(source_for(url, retries=3), instant())
     assert message == f"prometheus source 'prom' at {url}: connection refused after 4 attempts"
-    assert time.monotonic() - started < 3
 
 
 def test_backoff_doubles_with_jitter_and_is_capped() -> None:
-    source = PrometheusSource("p", "http://127.0.0.1:1", backoff=1.0)
+    source = source_for("http://127.0.0.1:1", backoff="1s")
     for retry, base in [(1, 1.0), (2, 2.0), (3, 4.0)]:
         delays = [source._delay_before(retry) for _ in range(50)]
         assert all(0.8 * base <= d <= 1.2 * base for d in delays)
@@ -504,36 +513,36 @@ def test_construction_does_no_io_and_applies_defaults() -> None:
     assert source.endpoint == "http://unreachable.invalid:9090"
     assert source.type_name == "prometheus"
     assert source.source_id == "prometheus"
-    assert (source._timeout, source._retries, source._backoff, source._concurrency) == (
-        30.0,
-        3,
-        0.5,
-        8,
-    )
-    assert source._headers["accept-encoding"] == "identity"
+    config = source._config
+    assert (config.timeout, config.retries, config.backoff, config.concurrency) == (30.0, 3, 0.5, 8)
+    assert config.compression is False
     asyncio.run(source.aclose())  # closing a source that never fetched is fine
 
 
-def test_settings_durations_and_numbers_are_parsed() -> None:
-    source = PrometheusSource.from_settings(
-        "p",
-        {
+def test_settings_durations_numbers_and_flags_are_parsed() -> None:
+    config = read_config(
+        Settings({
             "url": "https://h/prom",
             "timeout": "1m30s",
             "retries": 0,
             "backoff": "250ms",
             "concurrency": 2,
             "compression": True,
-            "tls": {"ca_file": "/nonexistent/ca.pem"},  # not read before the first fetch
-        },
+            "tls": {"ca_file": "/nonexistent/ca.pem", "insecure_skip_verify": False},
+        })
     )
-    assert (source._timeout, source._retries, source._backoff, source._concurrency) == (
-        90.0,
-        0,
-        0.25,
-        2,
-    )
-    assert source._headers["accept-encoding"] == "gzip"
+    assert (config.timeout, config.retries, config.backoff, config.concurrency) == (
+        90.0, 0, 0.25, 2)
+    assert config.compression is True
+    assert config.target.tls.ca_file == "/nonexistent/ca.pem"  # not read before the first fetch
+
+
+def test_env_interpolated_values_arrive_as_text() -> None:
+    config = read_config(Settings({"url": "http://h", "retries": "5", "concurrency": "16",
+                                   "compression": "true",
+                                   "tls": {"insecure_skip_verify": "false"}}))
+    assert (config.retries, config.concurrency, config.compression) == (5, 16, True)
+    assert config.target.tls.insecure_skip_verify is False
 
 
 @pytest.mark.parametrize(
@@ -543,10 +552,18 @@ def test_settings_durations_and_numbers_are_parsed() -> None:
         ({"url": "localhost:9090"}, "http:// or https://"),
         ({"url": "http://"}, "http:// or https://"),
         ({"url": "http://h:99999"}, "not a valid url"),
-        ({"url": ""}, "needs a url"),
+        ({"url": ""}, "url is required, e.g. http://localhost:9090"),
+        ({"url": "http://h#top"}, "must not contain a #fragment"),
         ({"url": "http://h", "timeout": "soon"}, "timeout"),
-        ({"url": "http://h", "retries": -1}, "retries"),
-        ({"url": "http://h", "concurrency": 0}, "concurrency"),
+        ({"url": "http://h", "timeout": "0s"}, "timeout: '0s' is zero"),
+        ({"url": "http://h", "retries": -1}, "retries must be from 0 to 10, not -1"),
+        ({"url": "http://h", "retries": 11}, "retries must be from 0 to 10, not 11"),
+        ({"url": "http://h", "retries": True}, "retries must be a whole number"),
+        ({"url": "http://h", "concurrency": 0}, "concurrency must be from 1 to 64"),
+        ({"url": "http://h", "compression": "yes"}, "compression must be true or false, not 'yes'"),
+        ({"url": "http://h", "compression": 1}, "compression must be true or false, not 1"),
+        ({"url": "http://h", "tls": {"insecure_skip_verify": "yes"}},
+         "tls.insecure_skip_verify must be true or false, not 'yes'"),
         (
             {
                 "url": "http://h",
@@ -555,8 +572,13 @@ def test_settings_durations_and_numbers_are_parsed() -> None:
             "bearer_token and basic",
         ),
         ({"url": "http://u:p@h", "auth": {"bearer_token": "t"}}, "not bearer_token and user"),
+        ({"url": "http://h", "auth": {"basic": {"password": "p"}}},
+         "auth.basic.username is required"),
+        ({"url": "http://h", "auth": {"basic": {"username": "a:b", "password": "p"}}},
+         "cannot contain ':'"),
         ({"url": "http://h", "headers": {"Bad Name": "v"}}, "not a valid HTTP header name"),
         ({"url": "http://h", "headers": {"X-A": "line\nbreak"}}, "one line"),
+        ({"url": "http://h", "headers": {"X-A": 1}}, "every value of headers must be a string"),
         (
             {"url": "http://h", "headers": {"Authorization": "x"}, "auth": {"bearer_token": "t"}},
             "not both",
@@ -569,10 +591,18 @@ def test_impossible_settings_raise_value_error(settings: dict[str, Any], complai
         PrometheusSource.from_settings("p", settings)
 
 
-def test_value_errors_do_not_echo_credentials() -> None:
-    with pytest.raises(ValueError, match="http://") as caught:
-        PrometheusSource("p", "gopher://bob:hunter2@h")
+@pytest.mark.parametrize("url", [
+    "gopher://bob:hunter2@h",
+    "http://bob:pa/ss-hunter2@h",  # the parser takes `bob:pa` for the host: an invalid port
+    "http://bob:pa#ss-hunter2@h",
+    "http://bob:pa?ss-hunter2@h",
+    "http://bob:hunter2@h#frag",
+])
+def test_value_errors_do_not_echo_credentials(url: str) -> None:
+    with pytest.raises(ValueError, match=r"^url '\w+://h\b") as caught:
+        PrometheusSource.from_settings("p", {"url": url})
     assert "hunter2" not in str(caught.value)
+    assert "bob" not in str(caught.value)
 
 
 def test_an_empty_optional_token_means_no_auth() -> None:
@@ -642,10 +672,9 @@ def test_tls_insecure_skip_verify(tls_server: ScriptedServer) -> None:
 
 
 def test_tls_unknown_certificate_fails_without_retrying(tls_server: ScriptedServer) -> None:
-    started = time.monotonic()
-    message = fetch_error(source_for(tls_server.url, backoff="1s"), instant())
+    message = fetch_error(source_for(tls_server.url, retries=3), instant())
     assert "certificate verification failed" in message
-    assert time.monotonic() - started < 1  # no backoff wait: not retried
+    assert tls_server.accepted == 1  # one connection: a retry would only fail again
     assert tls_server.received == []
 
 
@@ -727,3 +756,90 @@ def test_real_empty_result(real_prometheus: str) -> None:
 def test_real_query_outside_the_data_is_empty(real_prometheus: str) -> None:
     fetched = fetch(real(real_prometheus), instant("demo_temperature", at=T0 - timedelta(days=1)))
     assert fetched.series == ()
+
+
+# -- a token in the url, through a whole run ---------------------------------------------
+
+TOKEN = "SECRET-4b1d-query-token"
+TOKEN_POLICY = """\
+version: 1
+name: token-in-url
+title: A Prometheus that takes its token in the query string
+sources:
+  prometheus:
+    type: prometheus
+    url: ${GACERT_TEST_PROMETHEUS_URL}
+    retries: 0
+checks:
+  - id: targets_up
+    title: Some targets are up
+    source: prometheus
+    query: count(up)
+    fail: value < 1
+  - id: refused
+    title: A query Prometheus refuses when it runs it
+    source: prometheus
+    query: up + on() up
+    fail: value < 0
+"""
+
+
+def _written_texts(folder: Path) -> dict[str, str]:
+    """Every file under `folder`, and every member of every tarball, as text."""
+    texts: dict[str, str] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        texts[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
+        if path.name.endswith(".tar.gz"):
+            with tarfile.open(path) as tar:
+                for member in tar.getmembers():
+                    extracted = tar.extractfile(member)
+                    if extracted is not None:
+                        texts[f"{path}!{member.name}"] = extracted.read().decode(
+                            "utf-8", errors="replace")
+    return texts
+
+
+@pytest.mark.prometheus
+def test_a_token_in_the_url_reaches_prometheus_and_no_output(
+    prometheus: PrometheusServer, tmp_path: Path
+) -> None:
+    # Prometheus ignores query parameters it does not know: the token rides along.
+    (tmp_path / "policy.yaml").write_text(TOKEN_POLICY)
+    start, end = scenario_window("clean")
+    url = f"{prometheus.url}/?access_token={TOKEN}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gacert", "run", "policy.yaml", "--no-pdf", "-v",
+         "--start", f"{start:%Y-%m-%dT%H:%M:%SZ}", "--end", f"{end:%Y-%m-%dT%H:%M:%SZ}",
+         "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
+        env={**os.environ, "GACERT_TEST_PROMETHEUS_URL": url})
+    assert "Traceback" not in proc.stderr, proc.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    checks = {c["id"]: c for c in results["checks"]}
+    assert checks["targets_up"]["status"] == "pass"
+    assert checks["refused"]["status"] == "error"
+    # The error names the source by its redacted url: the path a secret would take.
+    shown = f"{prometheus.url}/?access_token=REDACTED"
+    assert shown in checks["refused"]["error"]
+    assert results["sources"][0]["endpoint"] == shown
+    texts = _written_texts(tmp_path)
+    assert any(name.endswith(".tar.gz") for name in texts)
+    assert len(texts) > 5
+    for name, text in [*texts.items(), ("stdout", proc.stdout), ("stderr", proc.stderr)]:
+        assert TOKEN not in text, name
+    assert shown in proc.stdout + proc.stderr
+
+
+def test_a_bad_url_never_prints_a_password_holding_a_slash(tmp_path: Path) -> None:
+    (tmp_path / "policy.yaml").write_text(TOKEN_POLICY)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gacert", "run", "policy.yaml", "--no-pdf", "--duration", "1h",
+         "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
+        env={**os.environ, "GACERT_TEST_PROMETHEUS_URL": "http://alice:pa/ss-0e7f@127.0.0.1"})
+    assert proc.returncode == 2
+    assert "sources.prometheus: url 'http://127.0.0.1' is not a valid url" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    for text in (proc.stdout, proc.stderr):
+        assert "0e7f" not in text
+        assert "pa/ss" not in text

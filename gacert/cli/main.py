@@ -19,6 +19,7 @@ from typing import Any, NoReturn, TextIO
 import click
 
 from gacert import __version__
+from gacert.document import ResultsDocument
 from gacert.errors import GacertError, OutputError, PolicyError, Problem, UsageError
 
 EXIT_USAGE = 2
@@ -169,11 +170,11 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     sys.exit(code)
 
 
-def exit_code(document: dict[str, Any], fail_on: str) -> int:
+def exit_code(document: ResultsDocument, fail_on: str) -> int:
     """The verdict's exit code; a warn exits 1 with --fail-on warn."""
     if document["status"] == "warn" and fail_on == "warn":
         return 1
-    return int(document["exit_code"])
+    return document.get("exit_code", 3)
 
 
 @cli.command()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
 
 import click
 
+from gacert.document import CheckDocument
 from gacert.engine.plan import Plan
 from gacert.formatting import format_value
 from gacert.model import Outcome, Policy
@@ -106,7 +106,7 @@ def print_verification(result: Verification, *, quiet: bool) -> None:
                     bold=True)
 
 
-def _print_check(check: dict[str, Any], verbose: bool) -> None:
+def _print_check(check: CheckDocument, verbose: bool) -> None:
     value = format_value(check["value"], check["unit"], check["precision"])
     gate = "" if check["gate"] else "  (informational)"
     line = f"  {_status(check['status'])} {check['id']:<28} {value:>16}{gate}"
@@ -114,7 +114,8 @@ def _print_check(check: dict[str, Any], verbose: bool) -> None:
     if check["status"] not in ("pass",) or verbose:
         click.echo(f"         {check['reason']}")
     if verbose:
-        click.echo(f"         query: {' '.join(check['query'].split())}")
+        # The schema allows a null query (a source without one); runs write "".
+        click.echo(f"         query: {' '.join((check['query'] or '').split())}")
 
 
 def print_plan(policy: Policy, plan: Plan) -> None:

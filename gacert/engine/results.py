@@ -9,13 +9,35 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from gacert import __version__
+from gacert.document import (
+    CheckDocument,
+    GaDayDocument,
+    JsonNumber,
+    ResultsDocument,
+    SeriesDocument,
+    SloDocument,
+    SummaryDocument,
+)
 from gacert.errors import OutputError
 from gacert.fsutil import write_atomic
-from gacert.model import CheckResult, RunResult, SeriesResult, Status, Verdict
+from gacert.model import (
+    CheckResult,
+    ReportSection,
+    RunResult,
+    SeriesResult,
+    Slo,
+    Status,
+    Verdict,
+)
 from gacert.timestamps import format_timestamp
+
+if TYPE_CHECKING:
+    import jsonschema
 
 RESULTS_SCHEMA_VERSION = 1
 EXIT_CODES: dict[Verdict, int] = {"pass": 0, "warn": 0, "fail": 1, "error": 3}
@@ -39,7 +61,11 @@ def verdict(checks: tuple[CheckResult, ...]) -> Verdict:
     return "pass"
 
 
-def json_number(value: float | None) -> float | str | None:
+@overload
+def json_number(value: float) -> JsonNumber: ...
+@overload
+def json_number(value: None) -> None: ...
+def json_number(value: float | None) -> JsonNumber | None:
     """JSON has no NaN or infinity; they are written as "NaN", "+Inf", "-Inf"."""
     if value is None or math.isfinite(value):
         return value
@@ -48,10 +74,11 @@ def json_number(value: float | None) -> float | str | None:
     return "+Inf" if value > 0 else "-Inf"
 
 
-def to_document(run: RunResult) -> dict[str, Any]:
+def to_document(run: RunResult) -> ResultsDocument:
     """The results document, ready for json.dumps (see schemas/results.schema.json)."""
     policy = run.policy
     counts = {status: sum(1 for c in run.checks if c.status == status) for status in STATUSES}
+    slos = {c.id: c.slo for c in policy.checks}
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "status": run.status,
@@ -60,7 +87,8 @@ def to_document(run: RunResult) -> dict[str, Any]:
         "policy": {"name": policy.name, "title": policy.title, "path": policy.path,
                    "sha256": policy.sha256, "version": policy.version,
                    "description": policy.description, "labels": dict(policy.labels),
-                   "report_title": policy.report_title},
+                   "report_title": policy.report_title,
+                   "ga_day": ga_day_document(policy.ga_day)},
         "window": {"start": format_timestamp(run.window.start),
                    "end": format_timestamp(run.window.end),
                    "duration_seconds": run.window.duration_seconds,
@@ -71,22 +99,44 @@ def to_document(run: RunResult) -> dict[str, Any]:
                     "finished_at": run.timings.finished_at,
                     "duration_seconds": round(run.timings.duration_seconds, 3),
                     "fetch_seconds": round(run.timings.fetch_seconds, 3)},
-        "summary": {"total": len(run.checks), "gate": sum(1 for c in run.checks if c.gate),
-                    **counts},
+        # A cast: mypy cannot see that `counts` holds one key per status.
+        "summary": cast(SummaryDocument, {"total": len(run.checks),
+                                          "gate": sum(1 for c in run.checks if c.gate),
+                                          **counts}),
         "sections": [{"id": s.id, "title": s.title, "description": s.description,
                       "checks": list(s.checks)} for s in policy.sections],
-        "checks": [_check_document(c) for c in run.checks],
+        "checks": [{**_check_document(c), "slo": slo_document(slos.get(c.id))} for c in run.checks],
     }
 
 
-def _check_document(check: CheckResult) -> dict[str, Any]:
+def ga_day_document(sections: tuple[ReportSection, ...]) -> GaDayDocument:
+    """The GA Day report's sections as the policy declares them, every key present,
+    so that the report re-renders from the results alone."""
+    return {"sections": [
+        {"title": s.title, "text": s.text,
+         "parts": [{"title": p.title, "text": p.text, "show": p.show, "select": p.select,
+                    "tags": list(p.tags), "fill": p.fill, "label": p.label,
+                    "fields": dict(p.fields), "events": list(p.events),
+                    "roles": list(p.roles)} for p in s.parts]}
+        for s in sections]}
+
+
+def slo_document(slo: Slo | None) -> SloDocument | None:
+    """The SLO a check declares, which its error budget is computed from."""
+    return None if slo is None else {"objective": slo.objective, "value": slo.value}
+
+
+def _check_document(check: CheckResult) -> CheckDocument:
     return {
         "id": check.id, "title": check.title, "description": check.description,
         "section": check.section, "source": check.source, "gate": check.gate,
         "tags": list(check.tags), "status": check.status, "value": json_number(check.value),
         "unit": check.unit, "precision": check.precision, "reason": check.reason,
         "decided_by": check.decided_by, "expression": check.expression,
-        "rules": dict(check.rules), "no_data": check.no_data, "query": check.query,
+        "rules": dict(check.rules),
+        "thresholds": [{"rule": t.rule, "operator": t.operator, "value": t.value,
+                        "expression": t.expression} for t in check.thresholds],
+        "no_data": check.no_data, "query": check.query,
         "mode": check.mode, "over_time": check.over_time,
         "series_reduction": check.series_reduction,
         "series": [_series_document(s) for s in check.series],
@@ -109,24 +159,48 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _series_document(series: SeriesResult) -> dict[str, Any]:
-    document: dict[str, Any] = {"labels": dict(series.labels),
+def _series_document(series: SeriesResult) -> SeriesDocument:
+    document: SeriesDocument = {"labels": dict(series.labels),
                                 "value": json_number(series.value), "status": series.status}
     if series.points is not None:
         document["points"] = [[t, json_number(v)] for t, v in series.points]
     return document
 
 
-def write_results(path: str, document: Mapping[str, Any]) -> None:
+def write_results(path: str, document: ResultsDocument) -> None:
     """Write the results document atomically: a reader never sees half a file."""
     text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     write_atomic(path, text.encode("utf-8"))
 
 
-def read_results(path: str) -> dict[str, Any]:
+def read_results(path: str) -> ResultsDocument:
+    """The results document at `path`, checked against the results schema, so that a
+    file that is not gacert results fails with a plain message, not in a template."""
     try:
         with open(path, encoding="utf-8") as handle:
-            document: dict[str, Any] = json.load(handle)
+            document: Any = json.load(handle)
     except (OSError, ValueError) as exc:
         raise OutputError(f"{path}: cannot read results: {exc}") from None
-    return document
+    return check_results(document, path)
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    # Imported here: a run writes results but never reads them back, and
+    # importing jsonschema would cost every run time.
+    import jsonschema
+
+    text = resources.files("gacert.schemas").joinpath("results.schema.json").read_text("utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def check_results(document: Any, path: str) -> ResultsDocument:
+    """The document, if it is a results document; else an OutputError naming the fault."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(document))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise OutputError(f"{path}: not a gacert results document: at {where}: {error.message}")
+    # The schema is what ResultsDocument types: a valid document is one.
+    return cast(ResultsDocument, document)

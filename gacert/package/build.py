@@ -24,11 +24,12 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gacert import __version__
+from gacert.document import ResultsDocument
 from gacert.errors import OutputError, UsageError
 from gacert.fsutil import atomic_file, write_atomic
 from gacert.package.artifacts import Artifact, collect_artifacts
@@ -120,7 +121,7 @@ def _artifacts(options: PackageOptions) -> list[Artifact]:
     return [names[name] for name in sorted(names)]
 
 
-def find_policy(document: Mapping[str, Any], results_path: str, given: str | None) -> str:
+def find_policy(document: ResultsDocument, results_path: str, given: str | None) -> str:
     """The file holding the exact policy the results were evaluated with.
 
     Looked for at --policy, else at the path the results record, else as
@@ -147,7 +148,7 @@ def find_policy(document: Mapping[str, Any], results_path: str, given: str | Non
                       f"{' or '.join(candidates)}: give it with --policy")
 
 
-def write_package(document: Mapping[str, Any], results_path: str, output_dir: str,
+def write_package(document: ResultsDocument, results_path: str, output_dir: str,
                   options: PackageOptions, templates: Templates | None = None) -> Package:
     """Write the package directory (and tarball) for a results document."""
     tarball = tarball_path(output_dir, options)
@@ -181,7 +182,7 @@ def write_package(document: Mapping[str, Any], results_path: str, output_dir: st
     return Package(output_dir, tuple(files), pdf, manifest_hash, tarball, size)
 
 
-def _write_reports(document: Mapping[str, Any], output_dir: str, templates: Templates, *,
+def _write_reports(document: ResultsDocument, output_dir: str, templates: Templates, *,
                    wanted_pdf: bool) -> tuple[list[str], PdfStatus]:
     """report.md, the GA Day report as Markdown, HTML and PDF, and the email summary."""
     _write_text(output_dir, REPORT_NAME, render_markdown(document, templates))
@@ -200,7 +201,7 @@ def _write_reports(document: Mapping[str, Any], output_dir: str, templates: Temp
     return [*names, EMAIL_NAME], pdf
 
 
-def certification_metadata(document: Mapping[str, Any], files: Sequence[PackageFile],
+def certification_metadata(document: ResultsDocument, files: Sequence[PackageFile],
                            pdf: PdfStatus, manifest_sha256: str) -> dict[str, Any]:
     """certification_metadata.json: what the package certifies and what it holds.
 
@@ -230,13 +231,13 @@ def certification_metadata(document: Mapping[str, Any], files: Sequence[PackageF
     }
 
 
-def tarball_prefix(document: Mapping[str, Any]) -> str:
+def tarball_prefix(document: ResultsDocument) -> str:
     """The directory inside the tarball: from the results, so it never varies."""
     end = parse_timestamp(document["window"]["end"], "window.end")
     return f"{document['policy']['name']}-{end:%Y%m%dT%H%M%SZ}"
 
 
-def _window_end(document: Mapping[str, Any]) -> int:
+def _window_end(document: ResultsDocument) -> int:
     return int(parse_timestamp(document["window"]["end"], "window.end").timestamp())
 
 

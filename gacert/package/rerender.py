@@ -8,37 +8,14 @@ are kept, so that re-rendering a package gives the same package.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
 from dataclasses import replace
-from functools import cache
-from importlib import resources
-from typing import Any
-
-import jsonschema
 
 from gacert.engine.results import read_results
 from gacert.errors import OutputError
 from gacert.package.artifacts import ARTIFACTS_DIR, Artifact
 from gacert.package.build import Package, PackageOptions, write_package
 from gacert.package.manifest import MANIFEST_NAME, parse_manifest, sha256_file
-
-
-@cache
-def _validator() -> jsonschema.Draft202012Validator:
-    text = resources.files("gacert.schemas").joinpath("results.schema.json").read_text("utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text))
-
-
-def check_results(document: Any, path: str) -> Mapping[str, Any]:
-    """The document, if it is a results document; else an OutputError naming the fault."""
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise OutputError(f"{path}: not a gacert results document: at {where}: {error.message}")
-    assert isinstance(document, Mapping)
-    return document
 
 
 def kept_artifacts(results_path: str) -> tuple[Artifact, ...]:
@@ -70,6 +47,6 @@ def kept_artifacts(results_path: str) -> tuple[Artifact, ...]:
 def rerender(results_path: str, output_dir: str, options: PackageOptions) -> Package:
     """Read RESULTS.json and write its package into `output_dir`, keeping the
     artifacts of the package it comes from."""
-    document = check_results(read_results(results_path), results_path)
+    document = read_results(results_path)
     options = replace(options, kept=kept_artifacts(results_path))
     return write_package(document, results_path, output_dir, options)

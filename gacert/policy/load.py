@@ -30,8 +30,11 @@ from gacert.model import (
     Check,
     Param,
     Policy,
+    ReportPart,
+    ReportSection,
     Rules,
     Section,
+    Slo,
     SourceSpec,
     WindowDefaults,
 )
@@ -103,13 +106,13 @@ def check_policy_bytes(raw: bytes, path: str, template_check: TemplateCheck | No
     except YamlLoadError as exc:
         return None, [exc.problem]
     located = schema_errors(doc)
-    meaning = MeaningChecker(doc, damaged=[where for where, _ in located],
-                             template_check=template_check)
-    problems = sorted([problem for _, problem in located] + meaning.run(),
+    checked = MeaningChecker(doc, damaged=[where for where, _ in located],
+                             template_check=template_check).run()
+    problems = sorted([problem for _, problem in located] + checked.problems,
                       key=lambda p: (p.line, p.column, p.path))
     if located or any(p.severity == "error" for p in problems):
         return None, problems
-    return build_policy(doc, hashlib.sha256(raw).hexdigest(), meaning), problems
+    return build_policy(doc, hashlib.sha256(raw).hexdigest(), checked.rules), problems
 
 
 def schema_problems(doc: Located) -> list[Problem]:
@@ -171,13 +174,14 @@ def _schema_message(error: ValidationError, schema: Mapping[str, Any]) -> str:
     return str(error.message)
 
 
-def build_policy(doc: Located, sha256: str, meaning: MeaningChecker) -> Policy:
-    """Map a valid document to the model (the schema and meaning checks passed)."""
+def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Policy:
+    """Map a valid document to the model (the schema and meaning checks passed);
+    `rules` are the checks' rules by index, as the meaning checks compiled them."""
     data = doc.data
     window = data.get("window", {})
     sections_data = data.get("report", {}).get("sections", [])
     section_of = {cid: s["id"] for s in sections_data for cid in s["checks"]}
-    checks = tuple(_build_check(i, c, section_of.get(c["id"], OTHER_SECTION_ID), meaning,
+    checks = tuple(_build_check(c, section_of.get(c["id"], OTHER_SECTION_ID), rules[i],
                                 doc.position(("checks", i))[0])
                    for i, c in enumerate(data["checks"]))
     sections = [Section(s["id"], s.get("title", s["id"]), s.get("description", ""),
@@ -201,7 +205,23 @@ def build_policy(doc: Located, sha256: str, meaning: MeaningChecker) -> Policy:
         report_title=data.get("report", {}).get("title", data.get("title", data["name"])),
         sections=tuple(sections),
         report_templates=dict(data.get("report", {}).get("templates", {})),
+        ga_day=_build_ga_day(data.get("report", {}).get("ga_day", {})),
     )
+
+
+def _build_ga_day(data: Mapping[str, Any]) -> tuple[ReportSection, ...]:
+    return tuple(ReportSection(s["title"], s.get("text", ""),
+                               tuple(_build_part(p) for p in s.get("parts", ())))
+                 for s in data.get("sections", ()))
+
+
+def _build_part(data: Mapping[str, Any]) -> ReportPart:
+    return ReportPart(
+        title=data.get("title", ""), text=data.get("text", ""), show=data.get("show", ""),
+        select=data.get("select", "all"), tags=tuple(data.get("tags", ())),
+        fill=data.get("fill", ""), label=data.get("label", ""),
+        fields=dict(data.get("fields", {})), events=tuple(data.get("events", ())),
+        roles=tuple(data.get("roles", ())))
 
 
 def _build_param(name: str, value: Any) -> Param:
@@ -210,18 +230,21 @@ def _build_param(name: str, value: Any) -> Param:
     return Param(name, value)
 
 
-def _build_check(index: int, data: Mapping[str, Any], section: str,
-                 meaning: MeaningChecker, line: int) -> Check:
-    def rule(name: str) -> Any:
-        return meaning.expressions.get((index, name))
-
+def _build_check(data: Mapping[str, Any], section: str, rules: Rules, line: int) -> Check:
     return Check(
         id=data["id"], title=data.get("title", data["id"]),
         description=data.get("description", ""), source=data["source"],
         query=data.get("query", ""), mode=data.get("mode", "instant"),
         over_time=data.get("over_time"), series=data.get("series", "each"),
         unit=data.get("unit", ""), precision=data.get("precision", 2),
-        rules=Rules(pass_=rule("pass"), warn=rule("warn"), fail=rule("fail")),
+        rules=rules,
         no_data=data.get("no_data", "no_data"), gate=data.get("gate", True),
-        tags=tuple(data.get("tags", ())), section=section, line=line,
+        tags=tuple(data.get("tags", ())), section=section,
+        slo=_build_slo(data.get("slo")), line=line,
     )
+
+
+def _build_slo(data: Mapping[str, Any] | None) -> Slo | None:
+    if data is None:
+        return None
+    return Slo(float(data["objective"]), data.get("value", "good"))

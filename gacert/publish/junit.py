@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
+from gacert.document import ResultsDocument
 from gacert.formatting import format_value
 from gacert.fsutil import write_atomic
 
@@ -32,7 +33,7 @@ def xml_text(value: Any) -> str:
     return _NOT_XML.sub("\ufffd", "" if value is None else str(value))
 
 
-def junit_xml(document: Mapping[str, Any]) -> bytes:
+def junit_xml(document: ResultsDocument) -> bytes:
     """The JUnit XML of a results document."""
     suite = _testsuite(document)
     root = ET.Element("testsuites", {
@@ -44,11 +45,11 @@ def junit_xml(document: Mapping[str, Any]) -> bytes:
     return body + b"\n"
 
 
-def write_junit(path: str, document: Mapping[str, Any]) -> None:
+def write_junit(path: str, document: ResultsDocument) -> None:
     write_atomic(path, junit_xml(document))
 
 
-def _testsuite(document: Mapping[str, Any]) -> ET.Element:
+def _testsuite(document: ResultsDocument) -> ET.Element:
     policy = document["policy"]
     checks = document["checks"]
     counts = {"failures": 0, "errors": 0, "skipped": 0}

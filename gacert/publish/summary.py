@@ -8,10 +8,10 @@ wrote; nothing is recomputed from the sources or the policy.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gacert.document import CheckDocument, ResultsDocument
 from gacert.package.build import GA_DAY_HTML
 
 # Bump when a key of the JSON below changes meaning or goes away (adding keys is fine).
@@ -24,7 +24,7 @@ FAILING_STATUSES = ("fail", "no_data", "error")
 class RunSummary:
     """A finished run as CI sees it: the results document and where things were written."""
 
-    document: Mapping[str, Any]
+    document: ResultsDocument
     exit_code: int  # what gacert exits with (after --fail-on)
     results_path: str
     package_dir: str | None = None
@@ -37,7 +37,7 @@ class RunSummary:
 
     @property
     def policy_path(self) -> str:
-        return str(self.document["policy"].get("path") or "")
+        return self.document["policy"].get("path") or ""
 
     @property
     def report_path(self) -> str | None:
@@ -47,8 +47,8 @@ class RunSummary:
         path = os.path.join(self.package_dir, GA_DAY_HTML)
         return path if os.path.isfile(path) else None
 
-    def checks(self) -> list[Mapping[str, Any]]:
-        return list(self.document["checks"])
+    def checks(self) -> list[CheckDocument]:
+        return self.document["checks"]
 
     def failing_checks(self) -> list[str]:
         """Ids of the gate checks that make the verdict fail or error, in policy order."""
@@ -65,7 +65,7 @@ class RunSummary:
             "policy": {"name": doc["policy"]["name"], "path": self.policy_path,
                        "sha256": doc["policy"].get("sha256")},
             "window": {"start": doc["window"]["start"], "end": doc["window"]["end"]},
-            "summary": dict(doc["summary"]),
+            "summary": doc["summary"],
             "failing_checks": self.failing_checks(),
             "checks": [_check_json(c) for c in self.checks()],
             "results": self.results_path,
@@ -76,7 +76,7 @@ class RunSummary:
         }
 
 
-def _check_json(check: Mapping[str, Any]) -> dict[str, Any]:
+def _check_json(check: CheckDocument) -> dict[str, Any]:
     return {"id": check["id"], "title": check["title"], "status": check["status"],
             "gate": check.get("gate", True), "value": check["value"],
             "unit": check.get("unit") or "", "reason": check["reason"],

@@ -11,13 +11,18 @@ spike of one minute is still drawn while the SVG stays small.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from gacert.policy.thresholds import Threshold, thresholds
-from gacert.report.reportdata import SEVERITY
+from gacert.document import (
+    CheckDocument,
+    JsonNumber,
+    ResultsDocument,
+    SeriesDocument,
+    ThresholdDocument,
+)
+from gacert.model import SEVERITY
 from gacert.timestamps import parse_timestamp
 
 WIDTH, HEIGHT = 720, 260
@@ -84,31 +89,28 @@ class _Scale:
         return TOP + (self.v1 - v) / (self.v1 - self.v0) * (HEIGHT - TOP - BOTTOM)
 
 
-def _finite(value: Any) -> float | None:
+def _finite(value: JsonNumber | None) -> float | None:
     if value is None:
         return None
     number = float(value.replace("Inf", "inf")) if isinstance(value, str) else float(value)
     return number if math.isfinite(number) else None
 
 
-def build_charts(document: Mapping[str, Any]) -> list[Chart]:
+def build_charts(document: ResultsDocument) -> list[Chart]:
     """A chart for every range check of the document, in policy order."""
     window = document["window"]
     t0 = parse_timestamp(window["start"], "window.start").timestamp()
     t1 = parse_timestamp(window["end"], "window.end").timestamp()
-    params = document.get("params") or {}
-    return [build_chart(c, t0, t1, params) for c in document["checks"]
-            if c.get("mode") == "range"]
+    return [build_chart(c, t0, t1) for c in document["checks"] if c.get("mode") == "range"]
 
 
-def build_chart(check: Mapping[str, Any], t0: float, t1: float,
-                params: Mapping[str, Any]) -> Chart:
+def build_chart(check: CheckDocument, t0: float, t1: float) -> Chart:
     series = sorted(check.get("series") or (), key=_rank)
     drawn = series[:MAX_SERIES]
     points = [[(float(t), _finite(v)) for t, v in s.get("points") or ()] for s in drawn]
-    limits = thresholds(check.get("rules") or {}, params)
+    limits = check["thresholds"]
     values = [v for line in points for _, v in line if v is not None]
-    scale = _Scale(t0, max(t1, t0 + 1), *_value_range(values, [t.value for t in limits]))
+    scale = _Scale(t0, max(t1, t0 + 1), *_value_range(values, [t["value"] for t in limits]))
     unit = check.get("unit") or ""
     precision = int(check.get("precision", 2))
     return Chart(
@@ -118,19 +120,19 @@ def build_chart(check: Mapping[str, Any], t0: float, t1: float,
         lines=tuple(Line(i, _series_label(s), s["status"], _segments(p, scale))
                     for i, (s, p) in enumerate(zip(drawn, points, strict=True))),
         rules=tuple(_rule(t, scale, unit, precision) for t in limits
-                    if scale.v0 <= t.value <= scale.v1),
+                    if scale.v0 <= t["value"] <= scale.v1),
         x_ticks=_time_ticks(scale), y_ticks=_value_ticks(scale),
         start=_clock(t0, "%Y-%m-%d %H:%M UTC"), end=_clock(t1, "%Y-%m-%d %H:%M UTC"),
         hidden_series=len(series) - len(drawn), empty=not values)
 
 
-def _rank(series: Mapping[str, Any]) -> tuple[int, float]:
+def _rank(series: SeriesDocument) -> tuple[int, float]:
     """Worst status first, then the highest value: the series a reader looks for."""
     value = _finite(series.get("value"))
     return SEVERITY.index(series["status"]), -(value if value is not None else -math.inf)
 
 
-def _series_label(series: Mapping[str, Any]) -> str:
+def _series_label(series: SeriesDocument) -> str:
     labels = series.get("labels") or {}
     text = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
     return text or "(no labels)"
@@ -193,11 +195,11 @@ def _extremes(column: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return sorted({low, high}, key=lambda p: p[0])
 
 
-def _rule(threshold: Threshold, scale: _Scale, unit: str, precision: int) -> Rule:
-    shown = f"{threshold.value:,.{precision}f}" + (f" {unit}" if unit else "")
-    symbol = _SYMBOLS.get(threshold.operator, threshold.operator)
-    return Rule(threshold.rule, f"{threshold.rule} {symbol} {shown}",
-                round(scale.y(threshold.value), 1))
+def _rule(threshold: ThresholdDocument, scale: _Scale, unit: str, precision: int) -> Rule:
+    shown = f"{threshold['value']:,.{precision}f}" + (f" {unit}" if unit else "")
+    symbol = _SYMBOLS.get(threshold["operator"], threshold["operator"])
+    return Rule(threshold["rule"], f"{threshold['rule']} {symbol} {shown}",
+                round(scale.y(threshold["value"]), 1))
 
 
 def _value_ticks(scale: _Scale) -> tuple[Tick, ...]:

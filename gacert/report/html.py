@@ -24,6 +24,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markupsafe import Markup
 
+from gacert.document import ResultsDocument
 from gacert.report.charts import Chart, build_charts
 from gacert.report.render import STATUS_BADGES, Templates, complete, render_template
 
@@ -143,7 +144,7 @@ def body_parts(body: str, charts: Mapping[str, Chart]) -> tuple[list[dict[str, A
     return parts, placed
 
 
-def render_html(document: Mapping[str, Any], markdown_text: str,
+def render_html(document: ResultsDocument, markdown_text: str,
                 templates: Templates | None = None) -> str:
     """The self-contained HTML page of a rendered GA Day report."""
     document = complete(document)

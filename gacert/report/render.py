@@ -19,14 +19,15 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
-from gacert.formatting import format_value
+from gacert.formatting import format_value, labels_text
 from gacert.report import reportdata
 
 # Report kind -> built-in template. `html` is the page around the GA Day
@@ -68,10 +69,6 @@ def code_fence(text: Any, info: str = "") -> str:
     return f"{fence}{info}\n{body}\n{fence}"
 
 
-def labels_text(labels: Mapping[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
-
-
 def hours(seconds: Any) -> str:
     """A duration in hours, without a useless fraction: 24 h, 1.5 h."""
     value = round(float(seconds) / 3600, 2)
@@ -88,7 +85,7 @@ class Templates:
         return f"policy/{kind}" if kind in self.overrides else BUILTIN_TEMPLATES[kind]
 
 
-def resolve_templates(document: Mapping[str, Any], results_dir: str = "") -> Templates:
+def resolve_templates(document: ResultsDocument, results_dir: str = "") -> Templates:
     """The templates a results document names, found where they were or in a package.
 
     A path is relative to the working directory of the run; when the file is
@@ -254,14 +251,14 @@ _CHECK_DEFAULTS: dict[str, Any] = {
     "description": "", "section": None, "source": "", "gate": True, "tags": [], "precision": 2,
     "decided_by": None, "expression": None, "no_data": "no_data", "mode": "instant",
     "over_time": None, "series_reduction": "each", "warnings": [], "duration_seconds": 0.0,
-    "measurements": {}, "evidence": {},
+    "measurements": {}, "evidence": {}, "slo": None,
 }
 
 
-def complete(document: Mapping[str, Any]) -> dict[str, Any]:
+def complete(document: ResultsDocument) -> ResultsDocument:
     """The results document with every optional key present (a copy)."""
-    policy = {"title": None, "path": None, "description": "", "labels": {},
-              "report_templates": {}, **document["policy"]}
+    policy: PolicyDocument = {"title": None, "path": None, "description": "", "labels": {},
+                              "report_templates": {}, **document["policy"]}
     policy["report_title"] = (policy.get("report_title") or policy["title"]
                               or policy["name"])
     return {
@@ -269,20 +266,24 @@ def complete(document: Mapping[str, Any]) -> dict[str, Any]:
         "exit_code": document.get("exit_code", {"pass": 0, "warn": 0, "fail": 1}.get(
             document["status"], 3)),
         "timings": {"fetch_seconds": None, **document["timings"]},
-        "checks": [{**_CHECK_DEFAULTS, **check,
-                    "rules": {"pass": None, "warn": None, "fail": None,
-                              **(check.get("rules") or {})}}
-                   for check in document["checks"]],
+        "checks": [_complete_check(check) for check in document["checks"]],
     }
 
 
-def _sections(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _complete_check(check: CheckDocument) -> CheckDocument:
+    # A cast: mypy cannot check a TypedDict built over a plain dict of defaults.
+    return cast(CheckDocument, {**_CHECK_DEFAULTS, **check,
+                                "rules": {"pass": None, "warn": None, "fail": None,
+                                          **(check.get("rules") or {})}})
+
+
+def _sections(document: ResultsDocument) -> list[dict[str, Any]]:
     checks = {c["id"]: c for c in document["checks"]}
     return [{**s, "items": [checks[i] for i in s["checks"] if i in checks]}
             for s in document.get("sections", [])]
 
 
-def markdown_context(document: Mapping[str, Any]) -> dict[str, Any]:
+def markdown_context(document: ResultsDocument) -> dict[str, Any]:
     """What the Markdown templates receive: the document, its sections with
     their check results as `items`, and the checks that are not pass or warn."""
     document = complete(document)
@@ -291,17 +292,17 @@ def markdown_context(document: Mapping[str, Any]) -> dict[str, Any]:
                          if c["status"] in ("fail", "no_data", "error")]}
 
 
-def render_markdown(document: Mapping[str, Any], templates: Templates | None = None) -> str:
+def render_markdown(document: ResultsDocument, templates: Templates | None = None) -> str:
     """The short Markdown report (report.md) for a results document."""
     return render_template("report", templates or Templates(), **markdown_context(document))
 
 
-def render_ga_day(document: Mapping[str, Any], templates: Templates | None = None) -> str:
+def render_ga_day(document: ResultsDocument, templates: Templates | None = None) -> str:
     """The GA Day report (GA_DAY_REPORT.md) for a results document."""
     return render_template("ga_day", templates or Templates(), **markdown_context(document))
 
 
-def render_ci_summary(document: Mapping[str, Any], **context: Any) -> str:
+def render_ci_summary(document: ResultsDocument, **context: Any) -> str:
     """The Markdown job summary a CI system shows for a run (GitHub's step summary).
 
     Built in only: it is part of the CI integration, not a report a policy lays out.
@@ -310,7 +311,7 @@ def render_ci_summary(document: Mapping[str, Any], **context: Any) -> str:
                    context={**markdown_context(document), **context})
 
 
-def render_email(document: Mapping[str, Any], templates: Templates | None = None,
+def render_email(document: ResultsDocument, templates: Templates | None = None,
                  files: tuple[str, ...] = ()) -> str:
     """The plain-text email summary; `files` are the reports written beside it."""
     return render_template("email", templates or Templates(), files=files,

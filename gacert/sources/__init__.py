@@ -1,7 +1,10 @@
 """Sources: the registry of source types (one literal dict of built-ins, plus an
 entry point group for third-party adapters) and the public API for adapter
 authors, listed in `__all__`: the `Source` protocol, the data it receives and
-returns, and the error it raises. Everything else in this package is internal.
+returns, the error it raises, and the helpers the built-in types read their
+settings with (`Settings`, `count_or_duration`; for a network source `Endpoint`,
+`Tls` and the header helpers; `redact_url` for any url shown). Everything else
+in this package is internal.
 
 Types are looked up by name and imported only when a run needs them, so that
 `gacert validate` can list and check types without importing httpx.
@@ -15,12 +18,23 @@ from typing import Any, Literal, cast
 
 from gacert.errors import SourceError
 from gacert.model import Fetched, Query, Series
+from gacert.redact import redact_url
 from gacert.sources.base import Source, SourceFactory
+from gacert.sources.endpoint import (
+    Endpoint,
+    Tls,
+    check_header,
+    check_url,
+    header_names,
+    request_headers,
+)
+from gacert.sources.settings import Settings, count_or_duration
 
 __all__ = [
-    "BUILTIN_SOURCES", "ENTRY_POINT_GROUP", "Fetched", "Query", "Series", "Source",
-    "SourceError", "SourceFactory", "SourceType", "known_source_types", "source_factory",
-    "source_type",
+    "BUILTIN_SOURCES", "ENTRY_POINT_GROUP", "Endpoint", "Fetched", "Query", "Series",
+    "Settings", "Source", "SourceError", "SourceFactory", "SourceType", "Tls", "check_header",
+    "check_url", "count_or_duration", "header_names", "known_source_types", "redact_url",
+    "request_headers", "source_factory", "source_type",
 ]
 
 ENTRY_POINT_GROUP = "gacert.sources"

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from gacert.errors import SourceError
 from gacert.model import Fetched, Query
-from gacert.sources.endpoint import redact_url
+from gacert.redact import REDACTED, redact_url
 from gacert.sources.probe import Measured, RunOnce, answer, ms, now, timestamp
 from gacert.sources.settings import Settings
 
@@ -262,6 +262,8 @@ def _describe(text: str) -> str:
 
 
 def _redact_arg(arg: str) -> str:
-    if "://" in arg and "@" in arg:
+    """An argument for people: a url (`--url=https://h/?token=...` too) through the one
+    url redaction, a `--password=...` option without its value."""
+    if "://" in arg:
         return redact_url(arg)
-    return _SECRET_OPTION.sub(r"\1REDACTED", arg)
+    return _SECRET_OPTION.sub(rf"\1{REDACTED}", arg)

@@ -1,43 +1,57 @@
-"""Where a probe connects and how it proves who it is: its URL, headers, credentials, TLS.
+"""Where a network source connects and how it proves who it is: its URL, headers,
+credentials, TLS.
 
-Shared by the http and websocket probes. Secrets (a bearer token, a basic
+Shared by the prometheus source and the http and websocket probes, and offered
+to plugin authors through `gacert.sources`. Secrets (a bearer token, a basic
 password, a user:password in the URL, a token in the query string) go into
-requests only: the redacted URL and the header *names* are what results,
-reports and error messages show. Building the TLS context reads files, so it
-happens at fetch time, never in `from_settings`.
+requests only: the redacted URL (`gacert.redact.redact_url`) and the header
+*names* are what results, reports and error messages show. Building the TLS
+context reads files, so it happens at fetch time, never in `from_settings`.
+Only the standard library is used, and `ssl` only once a context is built, so
+that `gacert validate` stays quick.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+from gacert.errors import SourceError
+from gacert.redact import redact_url
 from gacert.sources.settings import Settings
 
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["Endpoint", "Tls", "check_header", "check_url", "header_names", "redact_url",
+           "request_headers"]
+
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-# Query parameters whose value is likely a credential (`?access_token=...`, `?sig=...`).
-_SECRET_PARAM = re.compile(r"token|key|secret|password|passwd|auth|sig|credential|session",
-                           re.IGNORECASE)
-REDACTED = "REDACTED"
 
 
-def redact_url(url: str) -> str:
-    """`url` without user:password and with secret-looking query values replaced."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an invalid url)"
-    netloc = parts.netloc.rpartition("@")[2]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, REDACTED if _SECRET_PARAM.search(k) else v) for k, v in pairs],
-                          safe=REDACTED)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to connect and what to send: read from a source's `url`, `headers`,
+    `auth` and `tls` settings by `Endpoint.from_settings`."""
+
+    # Both hold secrets, so neither is in the repr.
+    url: str = field(repr=False)  # as sent: user:password moved into `headers`, a token kept
+    shown: str  # redacted, for results, reports and messages
+    headers: Mapping[str, str] = field(repr=False)  # `headers` plus the Authorization
+    tls: Tls
+
+    @classmethod
+    def from_settings(cls, settings: Settings, schemes: Sequence[str], example: str) -> Endpoint:
+        """Check and read the settings; `example` is a url shown when `url` is missing."""
+        url = settings.required_text("url", example)
+        shown = check_url(url, schemes)
+        return cls(url=strip_credentials(url), shown=shown,
+                   headers=request_headers(settings, url),
+                   tls=Tls.from_settings(settings.section("tls")))
 
 
 def check_url(url: str, schemes: Sequence[str]) -> str:
@@ -57,10 +71,11 @@ def check_url(url: str, schemes: Sequence[str]) -> str:
 
 
 def url_credentials(url: str) -> tuple[str, str] | None:
+    """The user and password of `url`, percent-decoded (`pa%20ss` is `pa ss`)."""
     parts = urlsplit(url)
     if parts.username is None:
         return None
-    return parts.username, parts.password or ""
+    return unquote(parts.username), unquote(parts.password or "")
 
 
 def strip_credentials(url: str) -> str:
@@ -87,7 +102,9 @@ def _authorization(auth: Settings, from_url: tuple[str, str] | None) -> str | No
     # A token read from a file or a secret store often ends in a newline.
     token = (auth.text("bearer_token") or "").strip() or None
     basic = auth.section("basic")
-    given = [name for name, present in (("bearer_token", token), ("basic", basic.has("username")),
+    # A password without a user name is a mistake, not a wish for no credentials.
+    has_basic = basic.has("username") or basic.has("password")
+    given = [name for name, present in (("bearer_token", token), ("basic", has_basic),
                                         ("user:password in the url", from_url)) if present]
     if len(given) > 1:
         raise ValueError(f"give at most one kind of credentials, not {' and '.join(given)}")
@@ -95,7 +112,7 @@ def _authorization(auth: Settings, from_url: tuple[str, str] | None) -> str | No
         check_header("Authorization", token)
         return f"Bearer {token}"
     pair = (basic.required_text("username", "gacert"), basic.text("password") or "") \
-        if basic.has("username") else from_url
+        if has_basic else from_url
     if pair is None:
         return None
     if ":" in pair[0]:
@@ -119,7 +136,7 @@ def header_names(headers: Mapping[str, str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Tls:
-    """The `tls` settings of a probe; `context()` loads the files."""
+    """The `tls` settings of a source; `context()` loads the files."""
 
     insecure_skip_verify: bool = False
     ca_file: str | None = None
@@ -137,6 +154,8 @@ class Tls:
 
     def context(self) -> ssl.SSLContext:
         """The client TLS context; raises OSError or ssl.SSLError for unusable files."""
+        import ssl
+
         context = ssl.create_default_context(cafile=self.ca_file)
         if self.cert_file:
             context.load_cert_chain(self.cert_file, self.key_file)
@@ -145,5 +164,13 @@ class Tls:
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    def files(self) -> str:
-        return ", ".join(f for f in (self.ca_file, self.cert_file, self.key_file) if f)
+    def context_for(self, url: str, label: str) -> ssl.SSLContext | None:
+        """The context for connecting to `url`, None when it does not use TLS; files that
+        cannot be used are a SourceError that starts with `label`."""
+        if urlsplit(url).scheme.lower() not in ("https", "wss"):
+            return None
+        try:
+            return self.context()
+        except OSError as exc:  # ssl.SSLError is an OSError too
+            files = ", ".join(f for f in (self.ca_file, self.cert_file, self.key_file) if f)
+            raise SourceError(f"{label}: cannot load the TLS files ({files}): {exc}") from exc

@@ -22,21 +22,15 @@ import socket
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from gacert import __version__
-from gacert.errors import SourceError, exception_chain
-from gacert.sources.endpoint import (
-    Tls,
-    check_url,
-    header_names,
-    request_headers,
-    strip_credentials,
-)
+from gacert.errors import exception_chain
+from gacert.sources.endpoint import Endpoint, Tls, header_names
 from gacert.sources.paths import Path, PathError, format_path, parse_path, resolve
 from gacert.sources.probe import (
     Measured,
@@ -76,10 +70,10 @@ class Expect:
 
 @dataclass(frozen=True)
 class HttpConfig:
-    url: str  # as sent: may hold a token in the query string
+    url: str = field(repr=False)  # as sent: may hold a token in the query string
     endpoint: str  # redacted, for people
     method: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] = field(repr=False)  # may hold credentials
     body: bytes | None
     requests: int | None
     duration: float | None
@@ -122,12 +116,7 @@ class HttpProbe(NetworkProbe[HttpConfig]):
 
     def _client(self) -> httpx.AsyncClient:
         config = self._config
-        try:
-            verify: ssl.SSLContext | bool = config.tls.context() \
-                if config.url.startswith("https") else True
-        except (OSError, ssl.SSLError) as exc:
-            raise SourceError(f"{self._label}: cannot load the TLS files "
-                              f"({config.tls.files()}): {exc}") from exc
+        verify: ssl.SSLContext | bool = config.tls.context_for(config.url, self._label) or True
         keepalive = config.concurrency if config.keep_alive else 0
         return httpx.AsyncClient(
             headers={"User-Agent": f"gacert/{__version__}", **config.headers},
@@ -141,20 +130,20 @@ class HttpProbe(NetworkProbe[HttpConfig]):
 
 def read_config(settings: Settings) -> HttpConfig:
     """Check and read the settings of an http source; no I/O."""
-    url = settings.required_text("url", "https://grafana.example.com/d/tars")
-    endpoint = check_url(url, ("http", "https"))
+    target = Endpoint.from_settings(settings, ("http", "https"),
+                                    "https://grafana.example.com/d/tars")
     requests, duration = count_or_duration(settings, "requests", 10, MAX_REQUESTS)
     method = settings.choice("method", METHODS, "GET")
     return HttpConfig(
-        url=strip_credentials(url), endpoint=endpoint, method=method,
-        headers=request_headers(settings, url), body=_body(settings),
+        url=target.url, endpoint=target.shown, method=method,
+        headers=target.headers, body=_body(settings),
         requests=requests, duration=duration,
         concurrency=settings.integer("concurrency", 1, 1, 256),
         interval=settings.seconds("interval", 0.0),
         timeout=settings.seconds("timeout", 10.0),
         follow_redirects=settings.flag("follow_redirects", True),
         keep_alive=settings.flag("keep_alive", True),
-        tls=Tls.from_settings(settings.section("tls")),
+        tls=target.tls,
         expect=_expect(settings.section("expect")),
     )
 

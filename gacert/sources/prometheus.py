@@ -12,27 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import random
-import re
 import socket
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from gacert import __version__
-from gacert.durations import format_duration, parse_duration
+from gacert.durations import format_duration
 from gacert.errors import SourceError, exception_chain
 from gacert.model import Fetched, Query, Series
+from gacert.sources.endpoint import Endpoint
+from gacert.sources.settings import Settings
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.5
 DEFAULT_CONCURRENCY = 8
+# The schema's bounds (schemas/policy.schema.json, prometheus_source).
+MAX_RETRIES = 10
+MAX_CONCURRENCY = 64
 
 # However many retries a policy asks for, one wait never exceeds this.
 MAX_BACKOFF_SECONDS = 10.0
@@ -41,9 +45,17 @@ NOT_THE_API = "answered something that is not the Prometheus API"
 # Prometheus error messages can quote a whole query; keep sentences readable.
 MAX_DETAIL_CHARS = 500
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-# Everything up to the last `@` before the path: the userinfo of a url, with or without scheme.
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@")
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """The checked settings of one prometheus source."""
+
+    target: Endpoint  # url, headers with credentials, TLS; `shown` is the redacted url
+    timeout: float
+    retries: int
+    backoff: float
+    concurrency: int
+    compression: bool
 
 
 class PrometheusSource:
@@ -51,79 +63,20 @@ class PrometheusSource:
 
     type_name: ClassVar[str] = "prometheus"
 
-    def __init__(
-        self,
-        source_id: str,
-        url: str,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        backoff: float = DEFAULT_BACKOFF,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        compression: bool = False,
-        headers: Mapping[str, str] | None = None,
-        bearer_token: str | None = None,
-        basic_auth: tuple[str, str] | None = None,
-        insecure_skip_verify: bool = False,
-        ca_file: str | None = None,
-        cert_file: str | None = None,
-        key_file: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        """Check the settings and remember them; raise ValueError for impossible ones.
-
-        Does no I/O: the HTTP client (and any TLS file) is loaded on the first fetch.
-        `transport` replaces the network, for tests of code built on this source.
-        """
+    def __init__(self, source_id: str, config: PrometheusConfig) -> None:
+        """Remember the checked settings. Does no I/O: the HTTP client (and any TLS
+        file) is loaded on the first fetch."""
         self._id = source_id
-        self._endpoint, url_credentials = _split_url(url)
-        _check_limits(timeout, retries, backoff, concurrency)
-        # A token read from a file or a secret store often ends in a newline.
-        token = bearer_token.strip() if bearer_token else None
-        basic = _choose_basic_auth(token, basic_auth, url_credentials)
-        self._headers = _request_headers(compression, headers, token, basic is not None)
-        _check_tls(cert_file, key_file)
-        self._basic = basic
-        self._timeout = float(timeout)
-        self._retries = retries
-        self._backoff = float(backoff)
-        self._concurrency = concurrency
-        self._tls = (insecure_skip_verify, ca_file, cert_file, key_file)
-        self._transport = transport
-        self._query_url = _api_url(self._endpoint, "/api/v1/query")
-        self._range_url = _api_url(self._endpoint, "/api/v1/query_range")
+        self._config = config
+        self._query_url = _api_url(config.target.url, "/api/v1/query")
+        self._range_url = _api_url(config.target.url, "/api/v1/query_range")
         self._http: httpx.AsyncClient | None = None
         self._gate: asyncio.Semaphore | None = None
 
     @classmethod
     def from_settings(cls, source_id: str, settings: Mapping[str, Any]) -> PrometheusSource:
         """Build from a policy's validated, env-interpolated `sources.<id>` mapping."""
-        auth = _section(settings, "auth")
-        tls = _section(settings, "tls")
-        basic = _section(auth, "basic")
-        url = settings.get("url")
-        if not isinstance(url, str) or not url:
-            raise ValueError("a prometheus source needs a url, e.g. http://localhost:9090")
-        return cls(
-            source_id,
-            url,
-            timeout=_seconds(settings, "timeout", DEFAULT_TIMEOUT),
-            retries=_integer(settings, "retries", DEFAULT_RETRIES),
-            backoff=_seconds(settings, "backoff", DEFAULT_BACKOFF),
-            concurrency=_integer(settings, "concurrency", DEFAULT_CONCURRENCY),
-            compression=_flag(settings, "compression"),
-            headers=_string_map(settings, "headers"),
-            bearer_token=_optional_text(auth, "bearer_token"),
-            basic_auth=(
-                (_optional_text(basic, "username") or "", _optional_text(basic, "password") or "")
-                if basic
-                else None
-            ),
-            insecure_skip_verify=_flag(tls, "insecure_skip_verify"),
-            ca_file=_optional_text(tls, "ca_file"),
-            cert_file=_optional_text(tls, "cert_file"),
-            key_file=_optional_text(tls, "key_file"),
-        )
+        return cls(source_id, read_config(Settings(settings)))
 
     @property
     def source_id(self) -> str:
@@ -131,11 +84,11 @@ class PrometheusSource:
 
     @property
     def endpoint(self) -> str:
-        """The url as configured, without any user:password."""
-        return self._endpoint
+        """The url as configured, without user:password and secret query values."""
+        return self._config.target.shown
 
     def __repr__(self) -> str:
-        return f"PrometheusSource(id={self._id!r}, endpoint={self._endpoint!r})"
+        return f"PrometheusSource(id={self._id!r}, endpoint={self.endpoint!r})"
 
     async def fetch(self, query: Query) -> Fetched:
         """Run one instant or range query; raise SourceError when no usable answer comes."""
@@ -166,7 +119,7 @@ class PrometheusSource:
         return self._query_url, {"query": query.text, "time": _unix(query.end)}
 
     async def _post_with_retries(self, url: str, form: dict[str, str]) -> Any:
-        attempts = self._retries + 1
+        attempts = self._config.retries + 1
         last: _Transient | None = None
         for attempt in range(attempts):
             if attempt:
@@ -182,18 +135,19 @@ class PrometheusSource:
 
     def _delay_before(self, retry: int) -> float:
         """Wait before retry number `retry` (1-based): backoff doubling, jittered, capped."""
-        base = self._backoff * 2.0 ** (retry - 1)
+        base = self._config.backoff * 2.0 ** (retry - 1)
         return min(MAX_BACKOFF_SECONDS, base * random.uniform(1 - JITTER, 1 + JITTER))
 
     async def _attempt(self, url: str, form: dict[str, str]) -> Any:
         client, gate = self._client()
+        timeout = self._config.timeout
         async with gate:
             try:
                 # httpx's timeout bounds each read; this bounds the whole request.
-                async with asyncio.timeout(self._timeout):
+                async with asyncio.timeout(timeout):
                     response = await client.post(url, data=form)
             except (TimeoutError, httpx.TimeoutException) as exc:
-                raise _Transient(f"timed out (timeout {format_duration(self._timeout)})") from exc
+                raise _Transient(f"timed out (timeout {format_duration(timeout)})") from exc
             except httpx.TransportError as exc:
                 raise self._transport_failure(exc) from exc
             except httpx.HTTPError as exc:  # e.g. a gzip body that does not decompress
@@ -203,31 +157,17 @@ class PrometheusSource:
     def _client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         # Built on first use, inside the event loop that will use it.
         if self._http is None or self._gate is None:
+            config = self._config
+            tls = config.target.tls.context_for(config.target.url, self._label)
             self._http = httpx.AsyncClient(
-                auth=httpx.BasicAuth(*self._basic) if self._basic else None,
-                headers=self._headers,
-                timeout=self._timeout,
-                verify=self._tls_context() if self._transport is None else True,
+                headers=_request_headers(config),
+                timeout=config.timeout,
+                verify=tls or True,
                 follow_redirects=False,  # a redirected POST turns into a GET without its query
-                limits=httpx.Limits(max_connections=self._concurrency),
-                transport=self._transport,
+                limits=httpx.Limits(max_connections=config.concurrency),
             )
-            self._gate = asyncio.Semaphore(self._concurrency)
+            self._gate = asyncio.Semaphore(config.concurrency)
         return self._http, self._gate
-
-    def _tls_context(self) -> ssl.SSLContext:
-        insecure, ca_file, cert_file, key_file = self._tls
-        try:
-            context = ssl.create_default_context(cafile=ca_file)
-            if cert_file:
-                context.load_cert_chain(cert_file, key_file)
-        except (OSError, ssl.SSLError) as exc:
-            files = ", ".join(f for f in (ca_file, cert_file, key_file) if f)
-            raise self._error(f"cannot load the TLS files ({files}): {exc}") from exc
-        if insecure:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
 
     # -- answers --------------------------------------------------------------------
 
@@ -263,8 +203,12 @@ class PrometheusSource:
             return _Transient("cannot connect", str(exc))
         return _Transient("the connection failed", f"{type(exc).__name__}: {exc}".rstrip(": "))
 
+    @property
+    def _label(self) -> str:
+        return f"prometheus source {self._id!r} at {self.endpoint}"
+
     def _error(self, detail: str) -> SourceError:
-        return SourceError(f"prometheus source {self._id!r} at {self._endpoint}: {detail}")
+        return SourceError(f"{self._label}: {detail}")
 
 
 class _Transient(Exception):
@@ -283,86 +227,27 @@ class _BadAnswer(Exception):
 # -- settings ---------------------------------------------------------------------------
 
 
-def _split_url(url: str) -> tuple[str, tuple[str, str] | None]:
-    """Return the url without userinfo, and the user:password it held, if any."""
-    redacted = _USERINFO.sub(lambda m: m.group("scheme") or "", url, count=1)
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError:
-        raise ValueError(f"url {redacted!r} is not a valid url") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"url {redacted!r} must start with http:// or https:// and name a host")
-    if parts.fragment:
-        raise ValueError(f"url {redacted!r} must not contain a #fragment")
-    if parts.username is None:
-        return redacted, None
-    return redacted, (unquote(parts.username), unquote(parts.password or ""))
-
-
-def _check_limits(timeout: float, retries: int, backoff: float, concurrency: int) -> None:
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"retries must be a whole number of 0 or more, not {retries!r}")
-    if not (math.isfinite(backoff) and backoff >= 0):
-        raise ValueError(f"backoff must be 0 or more seconds, not {backoff}")
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a whole number of 1 or more, not {concurrency!r}")
-
-
-def _choose_basic_auth(
-    token: str | None,
-    basic: tuple[str, str] | None,
-    from_url: tuple[str, str] | None,
-) -> tuple[str, str] | None:
-    given = [name for name, value in (("bearer_token", token), ("basic", basic)) if value]
-    if from_url:
-        given.append("user:password in the url")
-    if len(given) > 1:
-        raise ValueError(f"give at most one kind of credentials, not {' and '.join(given)}")
-    chosen = basic or from_url
-    if chosen and ":" in chosen[0]:
-        raise ValueError("a basic auth username cannot contain ':'")
-    return chosen
-
-
-def _request_headers(
-    compression: bool,
-    extra: Mapping[str, str] | None,
-    token: str | None,
-    has_basic: bool,
-) -> httpx.Headers:
-    headers = httpx.Headers(
-        {
-            "Accept": "application/json",
-            # Prometheus compresses when asked; on loopback that costs more than it saves.
-            "Accept-Encoding": "gzip" if compression else "identity",
-            "User-Agent": f"gacert/{__version__}",
-        }
+def read_config(settings: Settings) -> PrometheusConfig:
+    """Check and read the settings of a prometheus source; no I/O."""
+    return PrometheusConfig(
+        target=Endpoint.from_settings(settings, ("http", "https"), "http://localhost:9090"),
+        timeout=settings.seconds("timeout", DEFAULT_TIMEOUT),
+        retries=settings.integer("retries", DEFAULT_RETRIES, 0, MAX_RETRIES),
+        backoff=settings.seconds("backoff", DEFAULT_BACKOFF),
+        concurrency=settings.integer("concurrency", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
+        compression=settings.flag("compression"),
     )
-    for name, value in (extra or {}).items():
-        _check_header(name, value)
-        if name.lower() == "authorization" and (token or has_basic):
-            raise ValueError("give the Authorization header or auth, not both")
-        headers[name] = value
-    if token:
-        _check_header("Authorization", token)
-        headers["Authorization"] = f"Bearer {token}"
+
+
+def _request_headers(config: PrometheusConfig) -> httpx.Headers:
+    headers = httpx.Headers({
+        "Accept": "application/json",
+        # Prometheus compresses when asked; on loopback that costs more than it saves.
+        "Accept-Encoding": "gzip" if config.compression else "identity",
+        "User-Agent": f"gacert/{__version__}",
+    })
+    headers.update(config.target.headers)  # a policy's header replaces ours, whatever its case
     return headers
-
-
-def _check_header(name: str, value: str) -> None:
-    if not isinstance(name, str) or not _HEADER_NAME.match(name):
-        raise ValueError(f"header name {name!r} is not a valid HTTP header name")
-    # The value may be a secret: say what is wrong with it, never what it is.
-    if not isinstance(value, str) or not value.isascii() or any(c in value for c in "\r\n\0"):
-        raise ValueError(f"header {name} must be one line of ASCII text")
-
-
-def _check_tls(cert_file: str | None, key_file: str | None) -> None:
-    if key_file and not cert_file:
-        raise ValueError("tls.key_file needs tls.cert_file, the client certificate it belongs to")
 
 
 def _api_url(endpoint: str, api_path: str) -> str:
@@ -371,62 +256,6 @@ def _api_url(endpoint: str, api_path: str) -> str:
     return urlunsplit(
         (parts.scheme, parts.netloc, parts.path.rstrip("/") + api_path, parts.query, "")
     )
-
-
-def _section(settings: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = settings.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{key} must be a mapping")
-    return value
-
-
-def _seconds(settings: Mapping[str, Any], key: str, default: float) -> float:
-    value = settings.get(key)
-    if value is None:
-        return default
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise ValueError(f"{key}: {exc}") from None
-
-
-def _integer(settings: Mapping[str, Any], key: str, default: int) -> int:
-    value = settings.get(key)
-    if value is None:
-        return default
-    # An env-interpolated value arrives as text.
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{key} must be a whole number, not {value!r}")
-    return value
-
-
-def _flag(settings: Mapping[str, Any], key: str) -> bool:
-    value = settings.get(key, False)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    if not isinstance(value, bool):
-        raise ValueError(f"{key} must be true or false, not {value!r}")
-    return value
-
-
-def _optional_text(settings: Mapping[str, Any], key: str) -> str | None:
-    value = settings.get(key)
-    if value is None or value == "":  # `${TOKEN:-}` leaves an optional secret empty
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{key} must be a string")
-    return value
-
-
-def _string_map(settings: Mapping[str, Any], key: str) -> dict[str, str]:
-    section = _section(settings, key)
-    if not all(isinstance(v, str) for v in section.values()):
-        raise ValueError(f"every value of {key} must be a string")
-    return {str(k): v for k, v in section.items()}
 
 
 # -- request values ---------------------------------------------------------------------

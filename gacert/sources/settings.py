@@ -15,9 +15,6 @@ from typing import Any
 
 from gacert.durations import parse_duration
 
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
-
 
 class Settings:
     """A read-only view of one mapping of settings; `where` prefixes error messages."""
@@ -101,11 +98,14 @@ class Settings:
         return number
 
     def flag(self, key: str, default: bool = False) -> bool:
+        """A boolean, as the policy schema has it: true or false. The text "true" or
+        "false" is what a `${VAR}` reference yields for one; "yes", "on" or 1 is refused,
+        by every source alike, rather than guessed."""
         value = self._data.get(key)
         if value is None or value == "":
             return default
-        if isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
-            return value.strip().lower() in _TRUE
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
         if not isinstance(value, bool):
             raise ValueError(f"{self._name(key)} must be true or false, not {value!r}")
         return value

@@ -46,14 +46,8 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from gacert import __version__
-from gacert.errors import SourceError
-from gacert.sources.endpoint import (
-    Tls,
-    check_url,
-    header_names,
-    request_headers,
-    strip_credentials,
-)
+from gacert.errors import exception_chain
+from gacert.sources.endpoint import Endpoint, Tls, header_names
 from gacert.sources.probe import (
     Measured,
     NetworkProbe,
@@ -80,9 +74,9 @@ CLOSE_REASON = "gacert reconnect probe"
 
 @dataclass(frozen=True)
 class WsConfig:
-    url: str  # as sent: may hold a token in the query string
+    url: str = field(repr=False)  # as sent: may hold a token in the query string
     endpoint: str  # redacted, for people
-    headers: Mapping[str, str]
+    headers: Mapping[str, str] = field(repr=False)  # may hold credentials
     subprotocols: tuple[str, ...]
     iterations: int
     interval: float
@@ -135,7 +129,8 @@ class WebSocketProbe(NetworkProbe[WsConfig]):
 
     async def _measure(self) -> Measured:
         started_at = now()
-        session = _Session(self._config, self._tls_context())
+        config = self._config
+        session = _Session(config, config.tls.context_for(config.url, self._label))
         try:
             await session.run()
         finally:
@@ -143,34 +138,25 @@ class WebSocketProbe(NetworkProbe[WsConfig]):
         return Measured(measurements=session.measurements(),
                         evidence=session.evidence(started_at), at=now())
 
-    def _tls_context(self) -> ssl.SSLContext | None:
-        if not self._config.url.startswith("wss"):
-            return None
-        try:
-            return self._config.tls.context()
-        except (OSError, ssl.SSLError) as exc:
-            raise SourceError(f"{self._label}: cannot load the TLS files "
-                              f"({self._config.tls.files()}): {exc}") from exc
-
 
 # -- settings ---------------------------------------------------------------------------
 
 
 def read_config(settings: Settings) -> WsConfig:
     """Check and read the settings of a websocket source; no I/O."""
-    url = settings.required_text("url", "wss://tars.example.com/ws")
-    endpoint = check_url(url, ("ws", "wss"))
+    target = Endpoint.from_settings(settings, ("ws", "wss"), "wss://tars.example.com/ws")
     try:
-        parse_uri(strip_credentials(url))
+        parse_uri(target.url)
     except InvalidURI as exc:
-        raise ValueError(f"url {endpoint!r} is not a WebSocket url: {exc}") from None
+        # `exc.msg` is the reason alone; str(exc) would quote the url, secrets and all.
+        raise ValueError(f"url {target.shown!r} is not a WebSocket url: {exc.msg}") from None
     iterations, duration = count_or_duration(settings, "iterations", 10, MAX_ITERATIONS)
     interval = settings.seconds("interval", 5.0)
     if duration is not None:
         iterations = min(MAX_ITERATIONS, max(1, int(duration // interval)))
     assert iterations is not None
     return WsConfig(
-        url=strip_credentials(url), endpoint=endpoint, headers=request_headers(settings, url),
+        url=target.url, endpoint=target.shown, headers=target.headers,
         subprotocols=tuple(settings.string_list("subprotocols")),
         iterations=iterations, interval=interval,
         disconnect=settings.choice("disconnect", DISCONNECTS, "abrupt"),
@@ -180,7 +166,7 @@ def read_config(settings: Settings) -> WsConfig:
         answer_timeout=settings.seconds("answer_timeout", 5.0),
         retries=settings.integer("retries", 3, 0, 10),
         backoff=settings.seconds("backoff", 1.0),
-        tls=Tls.from_settings(settings.section("tls")),
+        tls=target.tls,
     )
 
 
@@ -433,7 +419,7 @@ def _connect_failure(exc: Exception, timeout: float) -> _Failed:
                                    f"{exc.response.status_code}")
     if isinstance(exc, TimeoutError):
         return _Failed("timeout", f"no handshake within {timeout:g} s")
-    for cause in _chain(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, ConnectionRefusedError):
             return _Failed("refused", "connection refused")
         if isinstance(cause, socket.gaierror):
@@ -460,12 +446,3 @@ def _answer_failure(exc: Exception, config: WsConfig) -> _Failed:
         return _Failed("closed", f"closed by the server with code {code}{reason} "
                                  "before it answered", close_code=code)
     return _Failed("error", f"{type(exc).__name__}: {exc}")
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    found: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in found:
-        found.append(current)
-        current = current.__cause__ or current.__context__
-    return found

@@ -26,8 +26,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from gacert.errors import SourceError
-from gacert.model import Fetched, Query, Series
+from gacert.sources import Fetched, Query, Series, SourceError
 
 MAX_ROWS = 10_000
 

@@ -1,0 +1,175 @@
+"""The results document (results.json) as types, for every stage that reads it.
+
+`gacert.engine.results` turns a RunResult into this document and reads it
+back (validated against schemas/results.schema.json); reports, packages and
+the terminal summary read nothing else. It is JSON, so its parts are
+TypedDicts that follow the schema key by key: a key the schema requires is
+required here, one it leaves optional is NotRequired. Readers must ignore
+keys they do not know, so a part may carry more keys than listed.
+
+Numbers JSON cannot hold are written as the strings "NaN", "+Inf" and "-Inf"
+(`JsonNumber`). Only a probe's `measurements` and `evidence` are arbitrary
+JSON, and typed as such.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+from gacert.model import ParamValue, Status, Verdict
+
+__all__ = [
+    "CheckDocument",
+    "GaDayDocument",
+    "JsonNumber",
+    "NonFinite",
+    "Point",
+    "PolicyDocument",
+    "ResultsDocument",
+    "RulesDocument",
+    "SectionDocument",
+    "SeriesDocument",
+    "SloDocument",
+    "SourceDocument",
+    "SummaryDocument",
+    "ThresholdDocument",
+    "TimingsDocument",
+    "WindowDocument",
+]
+
+NonFinite = Literal["NaN", "+Inf", "-Inf"]
+JsonNumber = float | NonFinite
+# [unix seconds, value]: a JSON array, so a list; the time is always a finite number.
+Point = list[JsonNumber]
+
+
+class SloDocument(TypedDict):
+    objective: float  # percent of good the SLO promises
+    value: Literal["good", "bad"]  # what the check's value is the percent of
+
+
+class GaDayDocument(TypedDict):
+    # The sections as the policy declares them (report.ga_day), every part key present;
+    # the parts are template data, so they stay plain JSON here.
+    sections: list[dict[str, Any]]
+
+
+class PolicyDocument(TypedDict):
+    name: str
+    sha256: str  # of the policy file's bytes, lower-case hex
+    version: int
+    title: NotRequired[str | None]
+    path: NotRequired[str | None]  # as given on the command line
+    # Report kind (report, ga_day, html, email) -> template path, relative to the
+    # working directory of the run.
+    report_templates: NotRequired[dict[str, str]]
+    # Written by every run, though the schema does not list them (yet).
+    description: NotRequired[str]
+    labels: NotRequired[dict[str, str]]
+    report_title: NotRequired[str]
+    ga_day: NotRequired[GaDayDocument]
+
+
+class WindowDocument(TypedDict):
+    start: str  # RFC 3339, UTC
+    end: str  # RFC 3339, UTC; instant queries are evaluated here
+    duration_seconds: float
+    step_seconds: float
+
+
+class SourceDocument(TypedDict):
+    id: str
+    type: str
+    endpoint: NotRequired[str | None]  # never with credentials
+
+
+class TimingsDocument(TypedDict):
+    started_at: str  # RFC 3339, UTC
+    finished_at: str  # RFC 3339, UTC
+    duration_seconds: float
+    # A run always writes it; gacert.report.render.complete() sets None ("not
+    # known") in documents that lack it, which templates show as N/A.
+    fetch_seconds: NotRequired[float | None]
+
+
+# Functional form: `pass` is a Python keyword.
+SummaryDocument = TypedDict("SummaryDocument", {
+    "total": int, "gate": int, "pass": int, "warn": int, "fail": int, "no_data": int,
+    "error": int,
+})
+
+# Rule name (pass, warn, fail) -> the expression as written; None or absent for a
+# rule not set. A plain dict rather than a TypedDict, so that it is the
+# mapping of rule texts that readers iterate over.
+RulesDocument = dict[str, str | None]
+
+
+class SectionDocument(TypedDict):
+    id: str
+    title: str
+    checks: list[str]  # check ids, in order
+    description: NotRequired[str]
+
+
+class SeriesDocument(TypedDict):
+    labels: dict[str, str]
+    value: JsonNumber | None  # after reduction over time
+    status: Status
+    points: NotRequired[list[Point]]  # range checks only
+
+
+class ThresholdDocument(TypedDict):
+    """A `value OP bound` comparison read back from a rule, its bound evaluated."""
+
+    rule: str  # fail, warn or pass
+    operator: str  # >=, >, <=, <, ==, !=
+    value: float
+    expression: str  # the rule as written
+
+
+class CheckDocument(TypedDict):
+    id: str
+    title: str
+    status: Status
+    value: JsonNumber | None  # the deciding value
+    unit: str | None
+    reason: str
+    query: str | None
+    series: list[SeriesDocument]
+    error: str | None  # None unless the status is error
+    description: NotRequired[str]
+    section: NotRequired[str | None]
+    source: NotRequired[str]
+    gate: NotRequired[bool]
+    tags: NotRequired[list[str]]
+    precision: NotRequired[int]
+    decided_by: NotRequired[str | None]  # pass, warn, fail, no_data or None
+    expression: NotRequired[str | None]
+    rules: NotRequired[RulesDocument]
+    no_data: NotRequired[Status]
+    mode: NotRequired[str]  # instant or range
+    over_time: NotRequired[str | None]  # max, min, avg, ..., p99; None for instant checks
+    series_reduction: NotRequired[str]  # each, max, min, avg, sum or count
+    warnings: NotRequired[list[str]]
+    duration_seconds: NotRequired[float]
+    # A probe's named values and its raw data: arbitrary JSON.
+    measurements: NotRequired[dict[str, Any]]
+    evidence: NotRequired[dict[str, Any]]
+    thresholds: list[ThresholdDocument]
+    slo: NotRequired[SloDocument | None]
+    line: NotRequired[int]  # where the check starts in the policy file; 0 when unknown
+
+
+class ResultsDocument(TypedDict):
+    schema_version: int  # 1
+    status: Verdict
+    gacert_version: str
+    policy: PolicyDocument
+    window: WindowDocument
+    checks: list[CheckDocument]  # in policy order
+    summary: SummaryDocument
+    timings: TimingsDocument
+    exit_code: NotRequired[int]  # 0, 1 or 3, before --fail-on
+    params: NotRequired[dict[str, ParamValue]]
+    sources: NotRequired[list[SourceDocument]]
+    sections: NotRequired[list[SectionDocument]]
