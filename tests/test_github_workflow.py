@@ -9,11 +9,13 @@ secrets, earlier steps' outputs), GITHUB_ACTIONS=true and a fresh
 $GITHUB_OUTPUT per step. The shipped policy runs against the real Prometheus
 on the latency-spike day. Two steps cannot run here and are checked instead:
 installing gacert from a git URL (it is installed already) and `gh release
-upload` (no GitHub): the files it would upload must exist.
+upload` (no GitHub): the files it would upload must exist. The GitLab CI,
+Kubernetes CronJob and JSON examples of docs/ci.md are checked as well.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -126,3 +128,45 @@ def test_the_workflow_steps_run_locally_with_the_same_commands(
         assert (workspace / context[f"steps.certify.outputs.{name}"]).exists(), name
     attach = {s.get("name"): s for s in steps()}["Attach the package to the release"]
     assert substitute(attach["env"]["RELEASE"], context) == "v1.4.0"
+
+
+def doc_blocks(language: str) -> list[str]:
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
+
+
+def test_the_gitlab_example_in_the_docs_is_valid_for_gitlab(tmp_path: Path) -> None:
+    (gitlab,) = [b for b in doc_blocks("yaml") if "script:" in b]
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text(gitlab, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+                           "vendor.gitlab-ci", str(path)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    job = yaml.safe_load(gitlab)["ga-certification"]
+    assert job["artifacts"]["reports"]["junit"] == "ga-junit.xml"
+    assert any("--junit ga-junit.xml" in line for line in job["script"])
+
+
+def test_the_cronjob_example_in_the_docs_runs_gacert() -> None:
+    (manifest,) = [yaml.safe_load(b) for b in doc_blocks("yaml") if "kind: CronJob" in b]
+    spec = manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["command"][:2] == ["sh", "-c"]
+    assert container["command"][2].startswith("gacert run /policy/ga.yaml --duration 24h")
+    assert spec["restartPolicy"] == "Never"
+
+
+def test_the_json_format_in_the_docs_has_the_keys_gacert_prints() -> None:
+    from gacert.publish.summary import RunSummary
+
+    (example,) = [json.loads(b) for b in doc_blocks("json")]
+    document: Any = {"status": example["verdict"], "policy": example["policy"],
+                     "window": example["window"], "summary": example["summary"],
+                     "checks": [{**c, "series": [], "query": "", "error": None}
+                                for c in example["checks"]]}
+    printed = RunSummary(document, 1, example["results"], "ga-package", "ga-package.tar.gz",
+                         "ga-junit.xml").to_json()
+    assert set(printed) == set(example)
+    assert set(printed["checks"][0]) == set(example["checks"][0])
+    assert set(printed["package"]) == set(example["package"])
