@@ -10,6 +10,7 @@ Prometheus on a copy of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pytest
@@ -26,6 +27,12 @@ from gacert.demo.servers import (
 from gacert.demo.victoriametrics import VictoriaMetricsServer
 
 
+def dataset_arguments() -> tuple[datetime, datetime, tuple[gaday.Fault, ...], int, int]:
+    """The arguments of the test dataset: a clean week, then one scenario a day."""
+    return (gaday.DATASET_START, gaday.DATASET_END, gaday.dataset_faults(),
+            gaday.DATASET_SCRAPE_INTERVAL, gaday.DATASET_SEED)
+
+
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """A running Prometheus on 127.0.0.1 holding the test dataset."""
@@ -37,14 +44,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
     except RuntimeError as error:
         pytest.fail(f"{error} (the tests need a real Prometheus)", pytrace=False)
     work_dir = tmp_path_factory.mktemp("prometheus")
-    tsdb_dir = build_dataset(
-        work_dir,
-        gaday.DATASET_START,
-        gaday.DATASET_END,
-        gaday.dataset_faults(),
-        gaday.DATASET_SCRAPE_INTERVAL,
-        gaday.DATASET_SEED,
-    )
+    tsdb_dir = build_dataset(work_dir, *dataset_arguments())
     with PrometheusServer(tsdb_dir, work_dir) as server:
         yield server
 
@@ -57,14 +57,7 @@ def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victor
     except RuntimeError as error:
         pytest.fail(f"{error} (the MetricsQL tests need a real VictoriaMetrics)", pytrace=False)
     work_dir = tmp_path_factory.mktemp("victoriametrics")
-    data_dir = victoria.build_dataset(
-        work_dir,
-        gaday.DATASET_START,
-        gaday.DATASET_END,
-        gaday.dataset_faults(),
-        gaday.DATASET_SCRAPE_INTERVAL,
-        gaday.DATASET_SEED,
-    )
+    data_dir = victoria.build_dataset(work_dir, *dataset_arguments())
     with VictoriaMetricsServer(data_dir, work_dir) as server:
         yield server
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ci_support import SHORT_PROBES
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from gacert.demo.gaday import scenario_window
@@ -29,8 +30,6 @@ from gacert.publish.junit import junit_xml
 
 ROOT = Path(__file__).resolve().parent.parent
 GA_POLICY = ROOT / "policies" / "ga.yaml"
-SHORT_PROBES = {"TARS_WS_ITERATIONS": "5", "TARS_WS_INTERVAL": "20ms",
-                "TARS_DASHBOARD_REQUESTS": "5"}
 
 EVIDENCE = {"latency": {"p95": 1250.5}, "ok": 0.999, "errors": 3,
             "note": "50% of 'a,b' failed:\r\n::error::forged\x1b[31m"}

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
+from ci_support import SHORT_PROBES
 
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer
@@ -35,8 +36,6 @@ from gacert.demo.servers import DemoServers
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / "examples" / "github" / "ga-certify.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(?P<name>[^}]+?)\s*\}\}")
-SHORT_PROBES = {"TARS_WS_ITERATIONS": "5", "TARS_WS_INTERVAL": "20ms",
-                "TARS_DASHBOARD_REQUESTS": "5"}
 NOT_RUN_HERE = {"Install gacert", "Attach the package to the release"}
 
 

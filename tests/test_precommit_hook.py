@@ -23,21 +23,10 @@ from typing import Any
 
 import pytest
 import yaml
+from ci_support import MINIMAL_POLICY
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
-
-GOOD = """\
-version: 1
-name: hooked
-sources:
-  prom: {type: prometheus, url: "http://localhost:9090"}
-checks:
-  - id: up
-    source: prom
-    query: min(up{job="api"})
-    pass: value == 1
-"""
 
 # Four problems in one check: an unknown source, a PromQL typo, an unknown name
 # in a rule and a misspelt key. None may hide another.
@@ -148,7 +137,7 @@ def test_the_hook_blocks_only_the_broken_policy_and_reports_all_its_problems(
                    capture_output=True, text=True, timeout=60, check=True)
 
     write(project, "k8s/policies/require-labels.yaml", KYVERNO)
-    write(project, "deploy/gates/ga.yaml", GOOD)
+    write(project, "deploy/gates/ga.yaml", MINIMAL_POLICY)
     passed = commit(project, env, "k8s/policies/require-labels.yaml", "deploy/gates/ga.yaml")
     output = passed.stdout + passed.stderr
     assert passed.returncode == 0, output

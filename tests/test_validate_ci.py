@@ -11,23 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from ci_support import MINIMAL_POLICY
 
 from gacert.policy.detect import detect_policy
 from gacert.policy.metricsql import balance_error
 
 ROOT = Path(__file__).resolve().parent.parent
 
-POLICY = """\
-version: 1
-name: gate
-sources:
-  prom: {type: prometheus, url: "http://localhost:9090"}
-checks:
-  - id: up
-    source: prom
-    query: min(up{job="api"})
-    pass: value == 1
-"""
+POLICY = MINIMAL_POLICY
 # fail is checked first and matches every value warn matches: a warning.
 WARNED = POLICY.replace("    pass: value == 1\n",
                         "    fail: value >= 1000\n    warn: value >= 1200\n")

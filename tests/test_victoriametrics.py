@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ci_support import SHORT_PROBES
 
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer
@@ -30,8 +31,6 @@ from gacert.demo.victoriametrics import VictoriaMetricsServer
 
 ROOT = Path(__file__).resolve().parent.parent
 GA_POLICY = str(ROOT / "policies" / "ga.yaml")
-SHORT_PROBES = {"TARS_WS_ITERATIONS": "5", "TARS_WS_INTERVAL": "20ms",
-                "TARS_DASHBOARD_REQUESTS": "5"}
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.victoriametrics]
 
