@@ -14,13 +14,16 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from gacert import __version__
 from gacert.document import ResultsDocument
 from gacert.errors import GacertError, OutputError, PolicyError, Problem, UsageError
+
+if TYPE_CHECKING:
+    from gacert.cli.validation import FileReport
 
 EXIT_USAGE = 2
 EXIT_COULD_NOT_EVALUATE = 3
@@ -217,7 +220,7 @@ def validate(policies: tuple[str, ...], output_format: str, skip_non_policies: b
     sys.exit(EXIT_USAGE if invalid else 0)
 
 
-def _print_validation(entry: Any, quiet: bool) -> None:
+def _print_validation(entry: FileReport, quiet: bool) -> None:
     for problem in entry.problems:
         click.echo(problem.format(), err=problem.severity == "error")
     if quiet:
