@@ -1,13 +1,15 @@
-"""The shipped pre-commit hook, run by the real pre-commit in a scratch repository.
+"""The shipped pre-commit hooks, run by the real pre-commit in a scratch repository.
 
-The hook is the one `.pre-commit-hooks.yaml` ships, with its files pattern,
-entry and options, installed as a `repo: local` hook of `language: system`
-that runs gacert from this environment: pre-commit then builds no hook
-environment, so the test needs no package index (CI machines often have
-none). The scratch project holds another tool's YAML (a Kyverno policy under
-k8s/policies/), a gacert policy outside any policies/ directory and, in a
-second commit, a broken gacert policy: only the broken one is blocked, with
-every one of its problems reported at once.
+The hooks are those `.pre-commit-hooks.yaml` ships, with their files
+patterns, entries and options, installed as `repo: local` hooks of
+`language: system` that run gacert from this environment: pre-commit then
+builds no hook environment, so the test needs no package index (CI machines
+often have none). One scratch project holds another tool's YAML (a Kyverno
+policy under k8s/policies/), a gacert policy outside any policies/ directory
+and, in a second commit, a broken gacert policy: only the broken one is
+blocked, with every one of its problems reported at once. Another commits a
+policy test with a wrong expectation, blocked with expected and got, which
+goes in once it is right.
 """
 
 from __future__ import annotations
@@ -87,20 +89,31 @@ def environment(tmp_path: Path) -> dict[str, str]:
             "PIP_INDEX_URL": "http://127.0.0.1:9/"}
 
 
-def shipped_hook() -> dict[str, Any]:
+def shipped_hooks() -> dict[str, dict[str, Any]]:
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
-    (hook,) = [h for h in hooks if h["id"] == "gacert-validate"]
-    assert isinstance(hook, dict)
-    return hook
+    return {hook["id"]: hook for hook in hooks}
 
 
-def local_hook() -> dict[str, Any]:
-    """The shipped hook as a local one that runs gacert from this environment."""
-    hook = shipped_hook()
+def local_hook(hook: dict[str, Any]) -> dict[str, Any]:
+    """A shipped hook as a local one that runs gacert from this environment."""
     program, *arguments = shlex.split(hook["entry"])
     assert program == "gacert"
     entry = shlex.join([sys.executable, "-m", "gacert", *arguments])
     return {**hook, "language": "system", "entry": entry}
+
+
+def project_with_hooks(tmp_path: Path, env: dict[str, str]) -> Path:
+    """A scratch git repository with every shipped hook installed."""
+    project = tmp_path / "project"
+    project.mkdir()
+    git("init", "-q", cwd=project, env=env)
+    hooks = [local_hook(hook) for hook in shipped_hooks().values()]
+    config = {"repos": [{"repo": "local", "hooks": hooks}]}
+    write(project, ".pre-commit-config.yaml", yaml.safe_dump(config, sort_keys=False))
+    git("add", ".pre-commit-config.yaml", cwd=project, env=env)
+    subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=project, env=env,
+                   capture_output=True, text=True, timeout=60, check=True)
+    return project
 
 
 def write(project: Path, name: str, text: str) -> None:
@@ -119,7 +132,7 @@ def test_the_shipped_manifest_is_valid_for_pre_commit(environment: dict[str, str
     subprocess.run([sys.executable, "-m", "pre_commit", "validate-manifest",
                     str(ROOT / ".pre-commit-hooks.yaml")], env=environment, check=True,
                    capture_output=True, text=True, timeout=60)
-    hook = shipped_hook()
+    hook = shipped_hooks()["gacert-validate"]
     assert hook["verbose"] is True  # warnings and skipped files show on a passing commit
     assert "--skip-non-policies" in hook["entry"]
 
@@ -127,14 +140,7 @@ def test_the_shipped_manifest_is_valid_for_pre_commit(environment: dict[str, str
 def test_the_hook_blocks_only_the_broken_policy_and_reports_all_its_problems(
         tmp_path: Path, environment: dict[str, str]) -> None:
     env = environment
-    project = tmp_path / "project"
-    project.mkdir()
-    git("init", "-q", cwd=project, env=env)
-    config = {"repos": [{"repo": "local", "hooks": [local_hook()]}]}
-    write(project, ".pre-commit-config.yaml", yaml.safe_dump(config, sort_keys=False))
-    git("add", ".pre-commit-config.yaml", cwd=project, env=env)
-    subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=project, env=env,
-                   capture_output=True, text=True, timeout=60, check=True)
+    project = project_with_hooks(tmp_path, env)
 
     write(project, "k8s/policies/require-labels.yaml", KYVERNO)
     write(project, "deploy/gates/ga.yaml", MINIMAL_POLICY)
@@ -164,3 +170,43 @@ def test_the_hook_blocks_only_the_broken_policy_and_reports_all_its_problems(
         assert problem in output, output
     assert git("log", "--format=%s", cwd=project, env=env).splitlines() == [
         "add k8s/policies/require-labels.yaml deploy/gates/ga.yaml"]
+
+
+TESTS = """\
+policy: good.yaml
+tests:
+  - name: a target down fails
+    series:
+      up: {'{}': '1 1 0'}
+    expect:
+      checks: {up: STATUS}
+"""
+
+
+def test_the_test_hook_blocks_a_policy_test_that_no_longer_holds(
+        tmp_path: Path, environment: dict[str, str]) -> None:
+    env = environment
+    project = project_with_hooks(tmp_path, env)
+    write(project, "policies/good.yaml", MINIMAL_POLICY)
+    good = commit(project, env, "policies/good.yaml")
+    assert good.returncode == 0, good.stdout + good.stderr
+
+    write(project, "policies/good.tests.yaml", TESTS.replace("STATUS", "pass"))
+    wrong = commit(project, env, "policies/good.tests.yaml")
+    output = wrong.stdout + wrong.stderr
+    assert wrong.returncode != 0
+    # The validate hook leaves test files to the test hook.
+    assert re.search(r"^gacert validate\.+\(no files to check\)Skipped$", output,
+                     re.MULTILINE), output
+    assert re.search(r"^gacert test\.+Failed$", output, re.MULTILINE), output
+    assert "FAIL policies/good.tests.yaml:3: a target down fails" in output
+    assert "  up: expected PASS, got FAIL" in output
+    assert "    series {}: 1 1 0 -> 0.00" in output
+
+    write(project, "policies/good.tests.yaml", TESTS.replace("STATUS", "fail"))
+    right = commit(project, env, "policies/good.tests.yaml")
+    output = right.stdout + right.stderr
+    assert right.returncode == 0, output
+    assert re.search(r"^gacert test\.+Passed$", output, re.MULTILINE), output
+    assert git("log", "--format=%s", cwd=project, env=env).splitlines() == [
+        "add policies/good.tests.yaml", "add policies/good.yaml"]

@@ -51,6 +51,9 @@ def gacert(*args: str, cwd: Path, env: dict[str, str] | None = None
                  id="a GitHub workflow is not a gacert policy"),
     pytest.param("# yaml-language-server: $schema=https://json.schemastore.org/github-workflow\n"
                  "on: push\n", False, id="a modeline naming another schema marks nothing"),
+    pytest.param("# yaml-language-server: $schema=https://gacert.dev/schemas/"
+                 "policy-tests.schema.json\npolicy: ga.yaml\ntests: []\n", False,
+                 id="a policy tests file is not a policy"),
     pytest.param("  checks: []\n  sources: {}\n", False,
                  id="nested checks and sources keys are not top-level"),
 ])
@@ -69,6 +72,9 @@ def test_a_modeline_with_a_relative_path_to_the_gacert_schema_marks_a_policy(
     (tmp_path / "elsewhere" / "sub").mkdir(parents=True)
     assert detect_policy(text, str(tmp_path / "gates" / "x.yaml")).is_policy
     assert not detect_policy(text, str(tmp_path / "elsewhere" / "sub" / "x.yaml")).is_policy
+    (schemas / "policy-tests.schema.json").write_text('{"title": "gacert policy tests"}')
+    tests = text.replace("policy.schema.json", "policy-tests.schema.json")
+    assert not detect_policy(tests, str(tmp_path / "gates" / "x.tests.yaml")).is_policy
 
 
 def test_skipped_files_are_named_with_the_reason_and_do_not_fail(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ another tool's YAML never blocks a commit and a gacert policy is never
 skipped in silence, wherever it lives.
 
 A file is a gacert policy when
-- a yaml-language-server modeline names the gacert policy schema, or
+- a yaml-language-server modeline names the gacert policy schema
+  (`policy.schema.json`, gacert's by its URL or by the file's content), or
 - it has top-level `checks` and `sources` keys (a key misspelt by a letter or
   two still counts: a broken policy must be checked, not skipped).
 
@@ -26,6 +27,7 @@ _TOP_LEVEL_KEY = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)\s*:(?:\s|$)", re.MULTILI
 _MODELINE = re.compile(r"^#\s*yaml-language-server:\s*\$schema=(?P<schema>\S+)", re.MULTILINE)
 # What the gacert policy schema says about itself, to recognise a local copy of it.
 _SCHEMA_MARK = "gacert"
+_SCHEMA_NAME = "policy.schema.json"
 _SCHEMA_SNIFF_BYTES = 4096
 # How alike a top-level key must be to count as a misspelt `checks` or `sources`.
 _SPELLING_CUTOFF = 0.8
@@ -56,7 +58,10 @@ def _has_key(name: str, keys: set[str]) -> bool:
 
 
 def _names_gacert_schema(schema: str, path: str) -> bool:
-    """A schema URL or path that is gacert's: it says so, or the file it names does."""
+    """A schema URL or path that is gacert's policy schema (not its policy-tests
+    schema): named policy.schema.json, and gacert's by its URL or its content."""
+    if schema.rsplit("/", 1)[-1] != _SCHEMA_NAME:
+        return False
     if _SCHEMA_MARK in schema.lower():
         return True
     if "://" in schema:

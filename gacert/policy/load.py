@@ -47,16 +47,15 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 __all__ = ["RULE_NAMES", "MeaningChecker", "check_policy_bytes", "check_policy_file",
-           "load_policy", "policy_schema", "schema_problems"]
+           "load_policy", "located_schema_errors", "package_schema", "policy_schema",
+           "schema_problems"]
 
 # Read a little past the limit, so that the loader can say how large the file is.
 _READ_LIMIT = 2 * 1024 * 1024
 
 
-@cache
 def policy_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(_schema_text("policy.schema.json"))
-    return schema
+    return package_schema("policy.schema.json")
 
 
 def _schema_text(name: str) -> str:
@@ -126,7 +125,19 @@ def schema_errors(doc: Located) -> list[tuple[PathKey, Problem]]:
     if doc.data is None:
         return [((), Problem(doc.file, 1, 1, "", "the file is empty; a policy is a YAML "
                              "mapping with version, name, sources and checks"))]
-    schema = policy_schema()
+    return located_schema_errors(doc, policy_schema())
+
+
+@cache
+def package_schema(name: str) -> dict[str, Any]:
+    """A schema of `schemas/` by file name, such as policy-tests.schema.json."""
+    schema: dict[str, Any] = json.loads(_schema_text(name))
+    return schema
+
+
+def located_schema_errors(doc: Located, schema: Mapping[str, Any]
+                          ) -> list[tuple[PathKey, Problem]]:
+    """Every violation of `schema` in `doc`, located, with the path of the node at fault."""
     if quickschema.is_valid(schema, doc.data):
         return []
     # Only an invalid (or undecided) document pays for importing jsonschema.
