@@ -241,7 +241,8 @@ class MeaningChecker:
             source_id = likely_source(source_id, self.sources)
         kind = self.source_types.get(source_id)
         self._check_query_presence(here, check, kind)
-        if check.get("mode") != "range" and "over_time" in check:
+        if check.get("mode") != "range" and "over_time" in check \
+                and self.intact((*here, "mode")):
             self.add((*here, "over_time"), "over_time applies to range checks only",
                      hint="add mode: range, or remove over_time")
         if self.usable(here, check, "query"):
