@@ -24,7 +24,7 @@ from gacert.model import Outcome, Policy, RunResult, SourceInfo, Timings
 from gacert.package.build import Package, PackageOptions, check_options, write_package
 from gacert.policy.load import load_policy
 from gacert.policy.params import resolve_params
-from gacert.report.render import Templates, check_templates, template_problem
+from gacert.report.render import check_templates, policy_templates, template_problem
 from gacert.timestamps import format_timestamp
 
 
@@ -67,7 +67,7 @@ def execute(options: RunOptions,
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     policy, plan = plan_run(options)
-    templates = policy_templates(policy)
+    templates = policy_templates(policy.path, policy.report_templates)
     check_templates(templates)
     package_options = replace(options.package, policy_path=options.policy_path)
     check_options(options.output_dir, package_options)
@@ -92,11 +92,3 @@ def execute(options: RunOptions,
     package = write_package(document, results_path, options.output_dir, package_options,
                             templates)
     return RunOutput(document, results_path, package)
-
-
-def policy_templates(policy: Policy) -> Templates:
-    """The policy's own templates, their paths made relative to the working directory
-    (they are written relative to the policy file)."""
-    base = os.path.dirname(policy.path)
-    return Templates({kind: os.path.normpath(os.path.join(base, path))
-                      for kind, path in policy.report_templates.items()})

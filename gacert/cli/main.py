@@ -45,6 +45,9 @@ package_options = [
                  help="Where to write the .tar.gz. Default: DIR.tar.gz beside the package."),
     click.option("--no-pdf", is_flag=True, help="Do not print the PDF report, even when a "
                  "PDF engine is installed."),
+    click.option("--allow-nonempty-output", "allow_nonempty", is_flag=True,
+                 help="Write the package into --output even when it holds files that are "
+                      "not a gacert package; gacert removes none of them."),
 ]
 
 
@@ -114,8 +117,8 @@ def cli() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
-        certify_only: bool, tarball_path: str | None, no_pdf: bool, fail_on: str,
-        quiet: bool, verbose: bool) -> None:
+        certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
+        fail_on: str, quiet: bool, verbose: bool) -> None:
     """Evaluate POLICY over a window; write the certification package; exit with the verdict.
 
     The package directory (--output) gets results.json, the reports (report.md,
@@ -129,7 +132,8 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     from gacert.run import RunOptions, execute
 
     package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
-                             tarball_path=tarball_path, pdf=not no_pdf)
+                             tarball_path=tarball_path, pdf=not no_pdf,
+                             allow_nonempty=allow_nonempty)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
                          duration=duration, overrides=overrides, package=package)
     progress = Progress(enabled=not quiet)
@@ -197,17 +201,21 @@ def plan(policy: str, start: str | None, end: str | None, duration: str | None,
 @click.option("-o", "--output", required=True, metavar="DIR",
               help="The package directory to write (may be the one RESULTS is in).")
 @click.option("--policy", "policy_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="The exact policy file evaluated. Default: the path the results "
-                   "record, else policy.yaml beside RESULTS.")
+              help="The exact policy file evaluated, whose report templates are used. "
+                   "Default: policy.yaml beside RESULTS (in a package), with the "
+                   "package's own templates/ copies.")
 @_with_options(package_options)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def render(results: str, output: str, policy_path: str | None, artifacts: tuple[str, ...],
-           certify_only: bool, tarball_path: str | None, no_pdf: bool, quiet: bool) -> None:
+           certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
+           quiet: bool) -> None:
     """Re-render the reports and the package from a stored RESULTS.json; contact nothing.
 
     The same results give the same package, byte for byte (and the same
     tarball), so a package can be rebuilt and compared offline. When RESULTS
-    is inside a package, that package's artifacts are kept.
+    is inside a package, that package's artifacts are kept. Nothing RESULTS
+    says makes gacert read a file: the policy and templates come from --policy
+    or from inside the package.
     """
     from gacert.cli.summary import print_package
     from gacert.package.build import PackageOptions
@@ -215,7 +223,7 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
 
     package = rerender(results, output, PackageOptions(
         policy_path=policy_path, artifacts=artifacts, tarball=not certify_only,
-        tarball_path=tarball_path, pdf=not no_pdf))
+        tarball_path=tarball_path, pdf=not no_pdf, allow_nonempty=allow_nonempty))
     if not quiet:
         print_package(package)
 

@@ -3,8 +3,10 @@
 All layout lives in the Jinja2 templates of `report_templates/`; this module
 hands them the results document, the filters that format and escape values,
 and the helpers of `gacert.report.reportdata`. A policy may replace any built-in
-template by kind (`report.templates` in the policy); the results document
-records which files those were, so that re-rendering finds them again.
+template by kind (`report.templates` in the policy). The results document
+records which files those were, but names nothing that is read: results come
+from elsewhere, so re-rendering takes templates from the policy given on the
+command line, or from the package's own `templates/` copies only.
 
 Templates run in Jinja2's sandbox: a policy's template is as trusted as its
 rule expressions, which run sandboxed too.
@@ -28,6 +30,7 @@ from markupsafe import Markup, escape
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
 from gacert.formatting import format_value
+from gacert.fsutil import open_beneath, open_regular
 from gacert.report import reportdata
 
 # Report kind -> built-in template. `html` is the page around the GA Day
@@ -35,6 +38,8 @@ from gacert.report import reportdata
 BUILTIN_TEMPLATES = {"report": "report.md.j2", "ga_day": "ga_day.md.j2",
                      "html": "ga_day.html.j2", "email": "email.txt.j2"}
 BUILTIN_PREFIX = "builtin/"
+MAX_TEMPLATE_BYTES = 1024 * 1024
+PACKAGED_TEMPLATES = "templates"  # where a package keeps its policy's own templates
 STATUS_BADGES = {"pass": "✅ PASS", "warn": "⚠️ WARN", "fail": "❌ FAIL",
                  "no_data": "❔ NO DATA", "error": "💥 ERROR"}
 
@@ -84,31 +89,42 @@ class Templates:
     """Which file renders each report kind: a policy's own, else the built-in."""
 
     overrides: Mapping[str, str] = field(default_factory=dict)  # kind -> file path
+    # True for a package's templates: every file is read without following a link.
+    confined: bool = False
 
     def name(self, kind: str) -> str:
         return f"policy/{kind}" if kind in self.overrides else BUILTIN_TEMPLATES[kind]
 
 
-def resolve_templates(document: ResultsDocument, results_dir: str = "") -> Templates:
-    """The templates a results document names, found where they were or in a package.
+def policy_templates(policy_path: str, named: Mapping[str, str]) -> Templates:
+    """The templates a policy names (`report.templates`), written relative to the
+    policy file: a policy the user runs or gives with `--policy` is trusted like code."""
+    base = os.path.dirname(policy_path)
+    return Templates({kind: os.path.normpath(os.path.join(base, path))
+                      for kind, path in named.items()})
 
-    A path is relative to the working directory of the run; when the file is
-    not there, the copy that packaging stored in `templates/` beside the
-    results is used, so that a package re-renders anywhere.
+
+def packaged_templates(package_dir: str, named: Mapping[str, str]) -> Templates:
+    """The copies a package holds in `templates/` of the templates its policy names.
+
+    A package may come from anywhere: only files inside its `templates/`
+    directory are used, each a regular file reached without a symbolic link,
+    whatever path the policy wrote.
     """
     found: dict[str, str] = {}
-    for kind, path in (document["policy"].get("report_templates") or {}).items():
+    for kind, path in named.items():
         if kind not in BUILTIN_TEMPLATES:
-            raise OutputError(f"results name a template for unknown report kind {kind!r} "
+            raise OutputError(f"the policy names a template for unknown report kind {kind!r} "
                               f"(known: {', '.join(BUILTIN_TEMPLATES)})")
-        packaged = os.path.join(results_dir, "templates", os.path.basename(path))
-        candidates = [path, packaged] if results_dir else [path]
-        existing = next((c for c in candidates if os.path.isfile(c)), None)
-        if existing is None:
-            raise OutputError(f"report template {path} ({kind}) named by the policy is not "
-                              f"found (looked at {' and '.join(candidates)})")
-        found[kind] = existing
-    return Templates(found)
+        name = f"{PACKAGED_TEMPLATES}/{os.path.basename(path)}"
+        try:
+            open_beneath(package_dir, name).close()
+        except OSError as exc:
+            raise OutputError(f"report template {path} ({kind}) named by the policy: the "
+                              f"package holds no usable {name} ({exc.strerror or exc})"
+                              ) from None
+        found[kind] = os.path.join(package_dir, name)
+    return Templates(found, confined=True)
 
 
 class _Loader(jinja2.BaseLoader):
@@ -130,11 +146,17 @@ class _Loader(jinja2.BaseLoader):
         if template.startswith("policy/"):
             kind = template.removeprefix("policy/")
             if kind in self.templates.overrides:
-                return self._read(self.templates.overrides[kind])
-        for directory in self.directories:
-            path = os.path.join(directory, template)
-            if not template.startswith(BUILTIN_PREFIX) and os.path.isfile(path):
-                return self._read(path)
+                path = self.templates.overrides[kind]
+                found = self._read(os.path.dirname(os.path.abspath(path)),
+                                   os.path.basename(path))
+                if found is None:
+                    raise OutputError(f"report template {path}: cannot read: no such file")
+                return found
+        if not template.startswith(BUILTIN_PREFIX):
+            for directory in self.directories:
+                found = self._read(directory, template)
+                if found is not None:
+                    return found
         builtin = resources.files("gacert.report_templates").joinpath(
             template.removeprefix(BUILTIN_PREFIX))
         if "/" in template.removeprefix(BUILTIN_PREFIX) or not builtin.is_file():
@@ -142,14 +164,26 @@ class _Loader(jinja2.BaseLoader):
         self.loaded.add(str(builtin))
         return builtin.read_text("utf-8"), str(builtin), lambda: True
 
-    def _read(self, path: str) -> tuple[str, str, Callable[[], bool]]:
+    def _read(self, directory: str, name: str) -> tuple[str, str, Callable[[], bool]] | None:
+        """The template `name` in `directory`, None when there is none. A package's
+        templates are read without following a link; any template must be a regular
+        file (not a FIFO) of bounded size."""
+        path = os.path.join(directory, name)
         try:
-            with open(path, encoding="utf-8") as handle:
-                source = handle.read()
+            opened = open_beneath(directory, name) if self.templates.confined \
+                else open_regular(path)
+            with opened as stream:
+                data = stream.read(MAX_TEMPLATE_BYTES + 1)
+            if len(data) > MAX_TEMPLATE_BYTES:
+                raise OutputError(f"report template {path}: larger than "
+                                  f"{MAX_TEMPLATE_BYTES:,} bytes")
+            source = data.decode("utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
         except (OSError, UnicodeDecodeError) as exc:
             raise OutputError(f"report template {path}: cannot read: {exc}") from None
-        self.loaded.add(os.path.abspath(path))
-        return source, os.path.abspath(path), lambda: True
+        self.loaded.add(path)
+        return source, path, lambda: True
 
 
 def html_text(value: Any) -> Markup:
@@ -161,13 +195,14 @@ def html_text(value: Any) -> Markup:
 def _environment(templates: Templates, *, html: bool) -> jinja2.Environment:
     # One environment per set of templates: Jinja2 caches compiled templates in
     # it, and compiling the GA Day report again for each render cost ~200 ms.
-    return _cached_environment(tuple(sorted(templates.overrides.items())), html)
+    return _cached_environment(tuple(sorted(templates.overrides.items())), templates.confined,
+                               html)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_environment(overrides: tuple[tuple[str, str], ...],
+def _cached_environment(overrides: tuple[tuple[str, str], ...], confined: bool,
                         html: bool) -> jinja2.Environment:
-    templates = Templates(dict(overrides))
+    templates = Templates(dict(overrides), confined)
     # The bytecode cache (a private directory under the system's temp dir)
     # spares a new process compiling the GA Day report again (~150 ms).
     env = SandboxedEnvironment(loader=_Loader(templates), undefined=jinja2.StrictUndefined,
