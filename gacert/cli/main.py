@@ -20,6 +20,7 @@ import click
 
 from gacert import __version__
 from gacert.errors import GacertError, OutputError, PolicyError, UsageError
+from gacert.redact import printable
 
 EXIT_USAGE = 2
 EXIT_COULD_NOT_EVALUATE = 3
@@ -173,7 +174,7 @@ def validate(policies: tuple[str, ...], output_format: str, quiet: bool) -> None
                        "problems": [p.__dict__ for p in problems]})
         if output_format == "text":
             for problem in problems:
-                click.echo(problem.format(), err=problem.severity == "error")
+                click.echo(printable(problem.format()), err=problem.severity == "error")
             if policy is not None and not quiet:
                 click.echo(f"{path}: valid ({len(policy.checks)} checks)")
     invalid = [entry for entry in report if not entry["valid"]]
@@ -246,7 +247,7 @@ def verify(package: str, quiet: bool) -> None:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.secho(f"gacert: {message}", fg="red", err=True)
+    click.secho(f"gacert: {printable(message)}", fg="red", err=True)
     sys.exit(code)
 
 
@@ -261,7 +262,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except PolicyError as exc:
         for problem in exc.problems:
-            click.echo(problem.format(), err=True)
+            click.echo(printable(problem.format()), err=True)
         _fail("the policy is invalid", EXIT_USAGE)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -272,7 +273,10 @@ def main() -> None:
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except OSError as exc:
-        _fail(f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_COULD_NOT_EVALUATE)
+        # Every file gacert writes names itself in an OutputError; a bare OSError
+        # still says what it is about rather than starting with ": ".
+        where = f"{exc.filename}: " if exc.filename else "a file could not be read or written: "
+        _fail(f"{where}{exc.strerror or exc}", EXIT_COULD_NOT_EVALUATE)
     except Exception as exc:
         if os.environ.get("GACERT_DEBUG") == "1":
             traceback.print_exc()

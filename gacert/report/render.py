@@ -31,6 +31,7 @@ from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
 from gacert.formatting import format_value
 from gacert.fsutil import open_beneath, open_regular
+from gacert.redact import printable, redact_text
 from gacert.report import reportdata
 
 # Report kind -> built-in template. `html` is the page around the GA Day
@@ -186,9 +187,18 @@ class _Loader(jinja2.BaseLoader):
         return source, path, lambda: True
 
 
+def plain_text(value: Any) -> Any:
+    """What a Markdown or plain-text template prints: strings redacted and with their
+    control characters made visible (`gacert.redact.printable`)."""
+    return printable(value) if isinstance(value, str) else value
+
+
 def html_text(value: Any) -> Markup:
     """A value escaped for HTML, braces included, so that data such as `{{ x }}`
-    reads the same but never looks like a placeholder left in the page."""
+    reads the same but never looks like a placeholder left in the page; text that
+    is not markup yet is redacted first."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        value = redact_text(value)
     return Markup(str(escape(value)).replace("{", "&#123;").replace("}", "&#125;"))
 
 
@@ -208,7 +218,7 @@ def _cached_environment(overrides: tuple[tuple[str, str], ...], confined: bool,
     env = SandboxedEnvironment(loader=_Loader(templates), undefined=jinja2.StrictUndefined,
                                bytecode_cache=jinja2.FileSystemBytecodeCache(),
                                autoescape=html, keep_trailing_newline=True,
-                               finalize=html_text if html else None,
+                               finalize=html_text if html else plain_text,
                                extensions=["jinja2.ext.do"],
                                trim_blocks=True, lstrip_blocks=True)
     env.filters.update(value=format_value, cell=markdown_cell, fence=code_fence,
