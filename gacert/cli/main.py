@@ -49,6 +49,11 @@ package_options = [
     click.option("--allow-nonempty-output", "allow_nonempty", is_flag=True,
                  help="Write the package into --output even when it holds files that are "
                       "not a gacert package; gacert removes none of them."),
+    click.option("--render-timeout", metavar="DURATION", default="30s", show_default=True,
+                 help="Time allowed to render each report with a policy's own template."),
+    click.option("--pdf-max-checks", type=click.IntRange(min=1), default=500,
+                 show_default=True, metavar="N",
+                 help="Print no PDF for a report of more checks (the HTML has them all)."),
 ]
 
 
@@ -119,7 +124,8 @@ def cli() -> None:
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
         certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
-        fail_on: str, quiet: bool, verbose: bool) -> None:
+        render_timeout: str, pdf_max_checks: int, fail_on: str, quiet: bool,
+        verbose: bool) -> None:
     """Evaluate POLICY over a window; write the certification package; exit with the verdict.
 
     The package directory (--output) gets results.json, the reports (report.md,
@@ -134,7 +140,9 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
 
     package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
                              tarball_path=tarball_path, pdf=not no_pdf,
-                             allow_nonempty=allow_nonempty)
+                             allow_nonempty=allow_nonempty,
+                             render_timeout=_seconds(render_timeout, "--render-timeout"),
+                             pdf_max_checks=pdf_max_checks)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
                          duration=duration, overrides=overrides, package=package)
     progress = Progress(enabled=not quiet)
@@ -209,7 +217,7 @@ def plan(policy: str, start: str | None, end: str | None, duration: str | None,
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def render(results: str, output: str, policy_path: str | None, artifacts: tuple[str, ...],
            certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
-           quiet: bool) -> None:
+           render_timeout: str, pdf_max_checks: int, quiet: bool) -> None:
     """Re-render the reports and the package from a stored RESULTS.json; contact nothing.
 
     The same results give the same package, byte for byte (and the same
@@ -224,7 +232,9 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
 
     package = rerender(results, output, PackageOptions(
         policy_path=policy_path, artifacts=artifacts, tarball=not certify_only,
-        tarball_path=tarball_path, pdf=not no_pdf, allow_nonempty=allow_nonempty))
+        tarball_path=tarball_path, pdf=not no_pdf, allow_nonempty=allow_nonempty,
+        render_timeout=_seconds(render_timeout, "--render-timeout"),
+        pdf_max_checks=pdf_max_checks))
     if not quiet:
         print_package(package)
 
@@ -244,6 +254,15 @@ def verify(package: str, quiet: bool) -> None:
     result = verify_package(package)
     print_verification(result, quiet=quiet)
     sys.exit(0 if result.ok else 1)
+
+
+def _seconds(text: str, option: str) -> float:
+    from gacert.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -28,7 +28,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gacert import __version__
@@ -60,8 +60,9 @@ from gacert.package.ownership import (
 )
 from gacert.package.tarball import write_tarball
 from gacert.policy.yamlsource import YamlLoadError, load_yaml
+from gacert.report.budget import DEFAULT_RENDER_TIMEOUT
 from gacert.report.html import render_html
-from gacert.report.pdf import PdfStatus, write_pdf
+from gacert.report.pdf import DEFAULT_PDF_MAX_CHECKS, PdfStatus, write_pdf
 from gacert.report.render import (
     PACKAGED_TEMPLATES,
     Templates,
@@ -95,6 +96,8 @@ class PackageOptions:
     tarball_path: str | None = None  # None: <directory>.tar.gz beside the directory
     pdf: bool = True  # False with --no-pdf
     allow_nonempty: bool = False  # --allow-nonempty-output
+    render_timeout: float = DEFAULT_RENDER_TIMEOUT  # --render-timeout, a policy's templates
+    pdf_max_checks: int = DEFAULT_PDF_MAX_CHECKS  # --pdf-max-checks
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,7 @@ def write_package(document: ResultsDocument, results_path: str, output_dir: str,
     if templates is None:
         templates = templates_for(policy_file, options.policy_path is not None,
                                   os.path.dirname(results_path))
+    templates = replace(templates, timeout_seconds=options.render_timeout)
     check_output_directory(output_dir, OWN_NAMES, allow_nonempty=options.allow_nonempty)
     previous = proven_listing(output_dir) or {}
     if tarball is not None:
@@ -227,7 +231,7 @@ def write_package(document: ResultsDocument, results_path: str, output_dir: str,
     names = [_copy(results_path, output_dir, RESULTS_NAME),
              _copy(policy_file, output_dir, POLICY_NAME),
              *_copy_templates(templates, output_dir)]
-    reports, pdf = _write_reports(document, output_dir, templates, wanted_pdf=options.pdf)
+    reports, pdf = _write_reports(document, output_dir, templates, options)
     names += reports
     names += [_copy_artifact(a, output_dir) for a in artifacts]
     digests = {name: _digest(output_dir, name) for name in names}
@@ -254,8 +258,8 @@ def _digest(output_dir: str, name: str) -> str:
         return sha256_stream(stream)
 
 
-def _write_reports(document: ResultsDocument, output_dir: str, templates: Templates, *,
-                   wanted_pdf: bool) -> tuple[list[str], PdfStatus]:
+def _write_reports(document: ResultsDocument, output_dir: str, templates: Templates,
+                   options: PackageOptions) -> tuple[list[str], PdfStatus]:
     """report.md, the GA Day report as Markdown, HTML and PDF, and the email summary."""
     _write_text(output_dir, REPORT_NAME, render_markdown(document, templates))
     ga_day = render_ga_day(document, templates)
@@ -264,7 +268,8 @@ def _write_reports(document: ResultsDocument, output_dir: str, templates: Templa
     _write_text(output_dir, GA_DAY_HTML, html)
     names = [REPORT_NAME, GA_DAY_MD, GA_DAY_HTML]
     pdf_path = os.path.join(output_dir, GA_DAY_PDF)
-    pdf = write_pdf(html, pdf_path, wanted=wanted_pdf)
+    pdf = write_pdf(html, pdf_path, wanted=options.pdf, checks=len(document["checks"]),
+                    max_checks=options.pdf_max_checks)
     if pdf.written:
         names.append(GA_DAY_PDF)  # an old one, when none is written, goes as a stale file
     _write_text(output_dir, EMAIL_NAME, render_email(document, templates, files=tuple(names)))

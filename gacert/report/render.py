@@ -9,7 +9,8 @@ from elsewhere, so re-rendering takes templates from the policy given on the
 command line, or from the package's own `templates/` copies only.
 
 Templates run in Jinja2's sandbox: a policy's template is as trusted as its
-rule expressions, which run sandboxed too.
+rule expressions, which run sandboxed too; it renders within a time and size
+budget (`gacert.report.budget`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from importlib import resources
 from typing import Any, cast
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
@@ -33,6 +33,7 @@ from gacert.formatting import format_value
 from gacert.fsutil import open_beneath, open_regular
 from gacert.redact import printable, redact_text
 from gacert.report import reportdata
+from gacert.report.budget import DEFAULT_RENDER_TIMEOUT, BoundedSandbox, render_bounded
 
 # Report kind -> built-in template. `html` is the page around the GA Day
 # report once it is rendered to HTML (see gacert.report.html).
@@ -92,6 +93,8 @@ class Templates:
     overrides: Mapping[str, str] = field(default_factory=dict)  # kind -> file path
     # True for a package's templates: every file is read without following a link.
     confined: bool = False
+    # A policy's templates render within this many seconds (gacert.report.budget).
+    timeout_seconds: float = DEFAULT_RENDER_TIMEOUT
 
     def name(self, kind: str) -> str:
         return f"policy/{kind}" if kind in self.overrides else BUILTIN_TEMPLATES[kind]
@@ -215,12 +218,15 @@ def _cached_environment(overrides: tuple[tuple[str, str], ...], confined: bool,
     templates = Templates(dict(overrides), confined)
     # The bytecode cache (a private directory under the system's temp dir)
     # spares a new process compiling the GA Day report again (~150 ms).
-    env = SandboxedEnvironment(loader=_Loader(templates), undefined=jinja2.StrictUndefined,
-                               bytecode_cache=jinja2.FileSystemBytecodeCache(),
-                               autoescape=html, keep_trailing_newline=True,
-                               finalize=html_text if html else plain_text,
-                               extensions=["jinja2.ext.do"],
-                               trim_blocks=True, lstrip_blocks=True)
+    # Its own file names: bytecode compiled before `*` and `**` were bounded
+    # (BoundedSandbox) must never be loaded.
+    env = BoundedSandbox(loader=_Loader(templates), undefined=jinja2.StrictUndefined,
+                         bytecode_cache=jinja2.FileSystemBytecodeCache(
+                             pattern="__gacert_jinja2_%s.cache"),
+                         autoescape=html, keep_trailing_newline=True,
+                         finalize=html_text if html else plain_text,
+                         extensions=["jinja2.ext.do"],
+                         trim_blocks=True, lstrip_blocks=True)
     env.filters.update(value=format_value, cell=markdown_cell, fence=code_fence,
                        labels=labels_text, hours=hours, tagged=reportdata.tagged,
                        badge=lambda status: STATUS_BADGES.get(status, str(status).upper()))
@@ -236,7 +242,11 @@ def render_template(kind: str, templates: Templates, *, html: bool = False,
     loader = env.loader
     assert isinstance(loader, _Loader)
     try:
-        return env.get_template(name).render(**context)
+        template = env.get_template(name)
+        if kind in templates.overrides:  # a policy's own: bounded in time and size
+            return render_bounded(template, context, timeout=templates.timeout_seconds,
+                                  label=f"report template {templates.overrides[kind]}")
+        return template.render(**context)
     except OutputError:
         raise
     except jinja2.TemplateSyntaxError as exc:
