@@ -27,8 +27,8 @@ from websockets.asyncio.client import connect
 
 from gacert.demo.servers import HttpBehaviour, HttpServer, WebSocketServer, WsBehaviour
 from gacert.model import Fetched, Query
+from gacert.quantiles import percentile
 from gacert.sources import source_factory
-from gacert.sources.probe import percentile
 
 DELAYS_MS = (0, 50, 200)
 CONCURRENCIES = (1, 8, 32)

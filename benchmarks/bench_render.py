@@ -76,6 +76,10 @@ def _check(index: int) -> dict[str, Any]:
         "reason": f"check_{index:04d} {status}: value against its rule",
         "decided_by": status, "expression": "value >= limit",
         "rules": {"fail": "value >= limit", "warn": "value >= limit * 0.8", "pass": None},
+        "thresholds": [
+            {"rule": "fail", "operator": ">=", "value": 1000.0, "expression": "value >= limit"},
+            {"rule": "warn", "operator": ">=", "value": 800.0,
+             "expression": "value >= limit * 0.8"}],
         "no_data": "no_data", "query": f'max(metric_{index}{{job="bench"}})',
         "mode": "range" if ranged else "instant", "over_time": "max" if ranged else None,
         "series_reduction": "each", "series": series, "warnings": [], "error": None,

@@ -19,15 +19,46 @@ from typing import Any, Literal, NotRequired, TypedDict
 from gacert.model import ParamValue, Status, Verdict
 
 __all__ = [
-    "CheckDocument", "JsonNumber", "NonFinite", "Point", "PolicyDocument", "ResultsDocument",
-    "RulesDocument", "SectionDocument", "SeriesDocument", "SourceDocument", "SummaryDocument",
-    "ThresholdDocument", "TimingsDocument", "WindowDocument",
+    "ChangeDocument",
+    "CheckDocument",
+    "CheckStateDocument",
+    "FieldChangeDocument",
+    "GaDayDocument",
+    "JsonNumber",
+    "NonFinite",
+    "OriginDocument",
+    "OriginPolicyDocument",
+    "Point",
+    "PolicyDocument",
+    "RegradeDocument",
+    "RegradeSummaryDocument",
+    "ResultsDocument",
+    "RulesDocument",
+    "SectionDocument",
+    "SeriesDocument",
+    "SloDocument",
+    "SourceDocument",
+    "SummaryDocument",
+    "ThresholdDocument",
+    "TimingsDocument",
+    "WindowDocument",
 ]
 
 NonFinite = Literal["NaN", "+Inf", "-Inf"]
 JsonNumber = float | NonFinite
 # [unix seconds, value]: a JSON array, so a list; the time is always a finite number.
 Point = list[JsonNumber]
+
+
+class SloDocument(TypedDict):
+    objective: float  # percent of good the SLO promises
+    value: Literal["good", "bad"]  # what the check's value is the percent of
+
+
+class GaDayDocument(TypedDict):
+    # The sections as the policy declares them (report.ga_day), every part key present;
+    # the parts are template data, so they stay plain JSON here.
+    sections: list[dict[str, Any]]
 
 
 class PolicyDocument(TypedDict):
@@ -43,6 +74,7 @@ class PolicyDocument(TypedDict):
     description: NotRequired[str]
     labels: NotRequired[dict[str, str]]
     report_title: NotRequired[str]
+    ga_day: NotRequired[GaDayDocument]
 
 
 class WindowDocument(TypedDict):
@@ -75,7 +107,7 @@ SummaryDocument = TypedDict("SummaryDocument", {
 
 # Rule name (pass, warn, fail) -> the expression as written; None or absent for a
 # rule not set. A plain dict rather than a TypedDict, so that it is the
-# Mapping[str, str | None] that gacert.policy.thresholds reads.
+# mapping of rule texts that readers iterate over.
 RulesDocument = dict[str, str | None]
 
 
@@ -130,7 +162,71 @@ class CheckDocument(TypedDict):
     # A probe's named values and its raw data: arbitrary JSON.
     measurements: NotRequired[dict[str, Any]]
     evidence: NotRequired[dict[str, Any]]
-    thresholds: NotRequired[list[ThresholdDocument]]
+    thresholds: list[ThresholdDocument]
+    slo: NotRequired[SloDocument | None]
+
+
+class FieldChangeDocument(TypedDict):
+    """One thing that changed in how a check is judged (a rule, a param it reads)."""
+
+    field: str  # "rule fail", "param p99_latency_ms_max", "gate", "no_data", "series"
+    old: str | None  # None where it was absent
+    new: str | None
+
+
+class CheckStateDocument(TypedDict):
+    status: Status | None  # None on the side that does not have the check
+    value: JsonNumber | None
+
+
+class ChangeDocument(TypedDict):
+    """A check before and after a re-grade."""
+
+    check: str
+    title: str
+    gate: bool
+    old: CheckStateDocument
+    new: CheckStateDocument
+    unit: str | None
+    precision: int
+    flipped: bool  # the status changed
+    regradable: bool  # False: the stored evidence cannot be judged with the check as it is now
+    note: str  # why it is not re-gradable, or that it was removed
+    changes: list[FieldChangeDocument]
+
+
+class OriginPolicyDocument(TypedDict):
+    name: str | None
+    sha256: str | None
+    path: str | None
+
+
+class OriginDocument(TypedDict):
+    """The results a re-grade judged again."""
+
+    path: str | None  # as given on the command line
+    results_sha256: str  # of the results.json bytes re-graded
+    manifest_sha256: str | None  # of the package's manifest; None outside a package
+    status: Verdict  # the origin's verdict
+    gacert_version: str | None
+    policy: OriginPolicyDocument
+
+
+class RegradeSummaryDocument(TypedDict):
+    changed: int
+    flipped: int
+    not_regradable: int
+    added: int
+    removed: int
+
+
+class RegradeDocument(TypedDict):
+    """Present when the results are a re-grade (`gacert regrade`)."""
+
+    origin: OriginDocument
+    overrides: dict[str, ParamValue]  # --set of the re-grade
+    summary: RegradeSummaryDocument
+    changes: list[ChangeDocument]
 
 
 class ResultsDocument(TypedDict):
@@ -146,3 +242,4 @@ class ResultsDocument(TypedDict):
     params: NotRequired[dict[str, ParamValue]]
     sources: NotRequired[list[SourceDocument]]
     sections: NotRequired[list[SectionDocument]]
+    regrade: NotRequired[RegradeDocument]

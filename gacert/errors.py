@@ -5,11 +5,12 @@
     ├── PolicyError             an invalid policy; carries every Problem found (exit 2)
     ├── SourceError             a source could not answer a query (recorded as a check
     │                           `error`, never raised past the fetch stage)
-    ├── EvaluationError         an expression failed at run time (recorded as a check `error`)
     └── OutputError             results or reports could not be written / read (exit 3)
 
 Only the CLI converts these into exit codes; every other module raises or
-records them.
+records them. A rule that fails at run time (a str param compared with a
+number) raises no GacertError: evaluation records the check as `error`
+with the sentence of whatever the expression raised.
 """
 
 from __future__ import annotations
@@ -60,10 +61,6 @@ class PolicyError(GacertError):
 
 class SourceError(GacertError):
     """A source failed to produce data for a query (unreachable, bad answer, 4xx)."""
-
-
-class EvaluationError(GacertError):
-    """A rule expression could not be evaluated against the values it was given."""
 
 
 class OutputError(GacertError):

@@ -1,13 +1,16 @@
-"""Numbers as people read them, shared by the terminal, reasons and reports."""
+"""Numbers and labels as people read them, shared by the terminal, reasons and reports."""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 
-def _number(value: Any) -> float | None:
+def document_number(value: Any) -> float | None:
+    """A number as results.json spells it (see gacert.engine.results.json_number) as a
+    float; None stays None."""
     if value is None:
         return None
     if isinstance(value, str):  # "NaN", "+Inf", "-Inf" in the document
@@ -17,7 +20,7 @@ def _number(value: Any) -> float | None:
 
 def format_value(value: Any, unit: str | None = "", precision: int = 2) -> str:
     """A value for people: thousands separators, the check's precision, its unit."""
-    number = _number(value)
+    number = document_number(value)
     if number is None:
         return "N/A"
     if math.isnan(number):
@@ -52,3 +55,8 @@ def visible_controls(text: str, *, one_line: bool = False) -> str:
     """
     text = _CONTROLS.sub(_escape, text)
     return _LINE_BREAKS.sub(_escape, text) if one_line else text
+
+
+def labels_text(labels: Mapping[str, str]) -> str:
+    """A series' labels for people, `service=api, zone=a`: sorted, without the metric name."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")

@@ -22,6 +22,8 @@ from typing import Any, Literal
 from gacert.durations import format_duration
 
 Status = Literal["pass", "warn", "fail", "no_data", "error"]
+# Worst first: the order in which a check's series, and reports, rank statuses.
+SEVERITY: tuple[Status, ...] = ("fail", "error", "no_data", "warn", "pass")
 ParamValue = bool | int | float | str
 
 Verdict = Literal["pass", "warn", "fail", "error"]
@@ -29,13 +31,44 @@ Verdict = Literal["pass", "warn", "fail", "error"]
 
 # --- the policy (built by gacert.policy) ----------------------------------------
 
+RuleName = Literal["fail", "warn", "pass"]
+CompareOperator = Literal[">=", ">", "<=", "<", "==", "!="]
+
+
 @dataclass(frozen=True)
 class Expression:
-    """A parsed rule expression and the free names it reads."""
+    """A rule expression, parsed and analysed once when the policy is loaded.
+
+    `comparisons` are the comparisons of the value with a bound that the rule
+    joins with `and` / `or` (none under a `not`): what the thresholds of
+    charts and error budgets, and the direction in which values get worse,
+    are read from (see gacert.policy.ruleshape).
+    """
 
     text: str
     tree: ast.expr
-    names: frozenset[str]
+    names: frozenset[str]  # the free names it reads (function names excluded)
+    comparisons: tuple[Comparison, ...] = ()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`value OP bound` in a rule, turned so that the value is on the left
+    (`5 < value` is `value > 5`); `absolute` when the rule compares `abs(value)`."""
+
+    operator: CompareOperator
+    bound: Expression  # reads none of value, labels, series_count
+    absolute: bool
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A bound of a rule computed with the run's params: a line a chart can draw."""
+
+    rule: RuleName
+    operator: CompareOperator  # how the value compares with `value`
+    value: float  # finite
+    expression: str  # the rule as written
 
 
 DEFAULT_WINDOW = "24h"
@@ -75,9 +108,24 @@ class Rules:
     warn: Expression | None
     fail: Expression | None
 
-    def items(self) -> list[tuple[str, Expression]]:
-        named = (("fail", self.fail), ("warn", self.warn), ("pass", self.pass_))
+    def items(self) -> list[tuple[RuleName, Expression]]:
+        """The rules that are set, in the order they apply: fail, warn, pass."""
+        named: tuple[tuple[RuleName, Expression | None], ...] = (
+            ("fail", self.fail), ("warn", self.warn), ("pass", self.pass_))
         return [(name, expr) for name, expr in named if expr is not None]
+
+
+@dataclass(frozen=True)
+class Slo:
+    """The service level objective a check measures, for its error budget.
+
+    `objective` is the percent of good the SLO promises (99.9). `value` says
+    what the check's value is: the percent of good ("good": availability,
+    success rate) or of bad ("bad": error rate).
+    """
+
+    objective: float
+    value: Literal["good", "bad"] = "good"
 
 
 @dataclass(frozen=True)
@@ -97,6 +145,7 @@ class Check:
     gate: bool
     tags: tuple[str, ...]
     section: str
+    slo: Slo | None = None  # only a check that declares an SLO gets an error budget
 
 
 @dataclass(frozen=True)
@@ -105,6 +154,33 @@ class Section:
     title: str
     description: str
     checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportPart:
+    """One part of a GA Day report section: an optional `###` heading, then the
+    policy's text, what the template computes (`show`) from the checks that
+    `select` and `tags` pick, and a field a person fills in (`fill`)."""
+
+    title: str = ""
+    text: str = ""
+    show: str = ""  # a part kind of the GA Day template; "" = text and fill only
+    select: Literal["all", "gate", "slo"] = "all"
+    tags: tuple[str, ...] = ()  # when given, only checks with any of these tags
+    fill: str = ""
+    label: str = ""  # a fill shown as a list item, `- label: [FILL IN: fill]`
+    fields: Mapping[str, str] = field(default_factory=dict)  # overview rows to fill
+    events: tuple[str, ...] = ()  # timeline rows to fill
+    roles: tuple[str, ...] = ()  # sign-off rows
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A numbered section of the GA Day report, as the policy declares it."""
+
+    title: str
+    text: str
+    parts: tuple[ReportPart, ...]
 
 
 @dataclass(frozen=True)
@@ -125,6 +201,8 @@ class Policy:
     # Report kind ('report', 'ga_day', 'html', 'email') -> template path as written,
     # relative to the policy file; kinds not named use the built-in templates.
     report_templates: Mapping[str, str] = field(default_factory=dict)
+    # The GA Day report's sections; empty = the template's generic structure.
+    ga_day: tuple[ReportSection, ...] = ()
 
 
 # --- the window (resolved by gacert.engine.window) ------------------------------
@@ -244,6 +322,7 @@ class CheckResult:
     decided_by: str | None
     expression: str | None
     rules: Mapping[str, str | None]
+    thresholds: tuple[Threshold, ...]  # the rules' bounds under the run's params
     no_data: Status
     query: str
     mode: str

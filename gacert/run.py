@@ -67,7 +67,7 @@ def execute(options: RunOptions,
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     policy, plan = plan_run(options)
-    templates = policy_templates(policy.path, policy.report_templates)
+    templates = policy_templates(policy)
     check_templates(templates)
     package_options = replace(options.package, policy_path=options.policy_path)
     check_options(options.output_dir, package_options)

@@ -39,6 +39,7 @@ def _points(base: float, spike: float = 0.0, phase: float = 0.0) -> list[list[fl
 
 def _check(check_id: str, title: str, status: str, value: Any, *, unit: str = "",
            tags: tuple[str, ...] = (), rules: dict[str, str] | None = None,
+           limits: tuple[tuple[str, str, float], ...] = (),
            series: list[dict[str, Any]] | None = None, gate: bool = True,
            mode: str = "instant", over_time: str | None = None, reason: str = "",
            error: str | None = None, precision: int = 2) -> dict[str, Any]:
@@ -50,7 +51,10 @@ def _check(check_id: str, title: str, status: str, value: Any, *, unit: str = ""
         "status": status, "value": value, "unit": unit, "precision": precision,
         "reason": reason or f"{check_id} {status}: {value} {unit}",
         "decided_by": decided if decided in ("pass", "warn", "fail", "no_data") else None,
-        "expression": None, "rules": written, "no_data": "no_data",
+        "expression": None, "rules": written,
+        "thresholds": [{"rule": rule, "operator": operator, "value": value,
+                        "expression": written[rule]} for rule, operator, value in limits],
+        "no_data": "no_data",
         "query": f'sum(rate(metric_{check_id}{{job="tars"}}[5m]))', "mode": mode,
         "over_time": over_time, "series_reduction": "each",
         "series": series if series is not None else (
@@ -79,41 +83,49 @@ def _checks(hostile: bool) -> list[dict[str, Any]]:
     evil = HOSTILE_LABELS if hostile else []
     return [
         _check("availability", "Overall availability", "pass", 99.97, unit="%", tags=("slo",),
-               rules={"pass": "value >= availability_target"}, precision=3),
+               rules={"pass": "value >= availability_target"}, precision=3,
+               limits=(("pass", ">=", 99.9),)),
         _check("error_rate", "Overall error rate (5xx)", "pass", 0.02, unit="%", tags=("slo",),
-               rules={"fail": "value >= error_rate_max"}, precision=3),
+               rules={"fail": "value >= error_rate_max"}, precision=3,
+               limits=(("fail", ">=", 0.1),)),
         _check("p99_latency", "Worst service P99 latency", "fail", 1750.0, unit="ms",
                tags=("slo", "latency"), mode="range", over_time="max", precision=1,
                rules={"fail": "value >= p99_latency_ms_max",
                       "warn": "value >= p99_latency_ms_warn"},
+               limits=(("fail", ">=", 1000.0), ("warn", ">=", 800.0)),
                series=_latency_series(hostile),
                reason="p99_latency fail: 1,750.0 ms matched fail rule value >= "
                       "p99_latency_ms_max (service=dashboard-api)"),
         _check("ws_reconnect_success", "WebSocket reconnect success (TARS-1001)", "pass", 99.0,
                unit="%", tags=("websocket", "tars-1001"),
-               rules={"pass": "value >= ws_reconnect_success_min"}),
+               rules={"pass": "value >= ws_reconnect_success_min"},
+               limits=(("pass", ">=", 95.0),)),
         _check("db_p99_latency", "Database query P99 latency (TARS-1002)", "pass", 21.0,
                unit="ms", tags=("database", "tars-1002"), rules={"fail": "value >= 50"},
+               limits=(("fail", ">=", 50.0),),
                series=[{"labels": {"service": s}, "value": 21.0, "status": "pass"}
                        for s in ("dashboard-api", "insight-engine", *evil)]),
         _check("cpu_drift", "CPU drift against the baseline", "pass", -0.4, unit="%",
-               tags=("drift", "resources"), rules={"fail": "abs(value) >= drift_max_percent"}),
+               tags=("drift", "resources"), rules={"fail": "abs(value) >= drift_max_percent"},
+               limits=(("fail", ">=", 10.0), ("fail", "<=", -10.0))),
         _check("cache_hit_rate", "Cache hit rate", "no_data", None, unit="%", tags=("cache",),
-               rules={"pass": "value >= 95"},
+               rules={"pass": "value >= 95"}, limits=(("pass", ">=", 95.0),),
                reason="cache_hit_rate no_data: the query returned no series"),
         _check("container_restarts", "Container restarts", "warn", 2, tags=("kubernetes",),
-               rules={"warn": "value > 0"}, gate=False, precision=0),
+               rules={"warn": "value > 0"}, limits=(("warn", ">", 0.0),), gate=False,
+               precision=0),
         _check("hostile_labels" if hostile else "critical_alerts",
                "Critical alerts" + (" <b>bold</b>" if hostile else ""), "error" if hostile
                else "pass", None if hostile else 0, tags=("alerts",),
-               rules={"fail": "value > 0"},
+               rules={"fail": "value > 0"}, limits=(("fail", ">", 0.0),),
                series=[{"labels": {"service": label}, "value": 1.0, "status": "pass"}
                        for label in evil],
                error="source said <img src=x onerror=alert(1)> {{ boom }}" if hostile
                else None,
                reason="hostile_labels error: <img src=x onerror=alert(1)>" if hostile else ""),
         _check("cpu_usage", "CPU per service", "pass", 0.5, unit="cores", mode="range",
-               over_time="avg", rules={"pass": "value >= 0"}, gate=False, tags=("resources",),
+               over_time="avg", rules={"pass": "value >= 0"}, limits=(("pass", ">=", 0.0),),
+               gate=False, tags=("resources",),
                series=[{"labels": {"service": "dashboard-api"}, "value": 0.5, "status": "pass",
                         "points": _points(0.5)}]),
     ]
@@ -162,3 +174,18 @@ def write_results(directory: Path, document: ResultsDocument | None = None) -> P
     path.write_text(json.dumps(document or sample_results(
         policy_path=str(directory / "policy.yaml")), indent=2))
     return path
+
+
+def with_report_layout(document: ResultsDocument, policy_path: Path) -> ResultsDocument:
+    """`document` with the GA Day report layout and the SLOs of the policy at
+    `policy_path`, as `gacert run` would have recorded them (a copy)."""
+    from gacert.engine.results import ga_day_document, slo_document
+    from gacert.policy.load import load_policy
+
+    policy = load_policy(str(policy_path))
+    slos = {check.id: check.slo for check in policy.checks}
+    copy: ResultsDocument = json.loads(json.dumps(document))
+    copy["policy"]["ga_day"] = ga_day_document(policy.ga_day)
+    for check in copy["checks"]:
+        check["slo"] = slo_document(slos.get(check["id"]))
+    return copy

@@ -23,7 +23,9 @@ def gacert(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
 
 
 def test_shipped_policies_validate() -> None:
-    proc = gacert("validate", *map(str, sorted((ROOT / "policies").glob("*.yaml"))))
+    policies = [p for p in (ROOT / "policies").glob("*.yaml")
+                if not p.name.endswith(".tests.yaml")]
+    proc = gacert("validate", *map(str, sorted(policies)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ga.yaml: valid (" in proc.stdout
 

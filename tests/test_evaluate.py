@@ -164,6 +164,30 @@ def test_each_smaller_is_worse_for_a_pass_rule_on_a_tie_of_status() -> None:
     assert [s.status for s in result.series] == ["fail", "fail", "pass"]
 
 
+@pytest.mark.parametrize(
+    ("rules", "worst"),
+    [
+        pytest.param({"fail": "1000 <= value"}, 3000.0,
+                     id="a bound on the left still says larger is worse"),
+        pytest.param({"fail": "value >= 1000 and labels.service != 'canary'"}, 3000.0,
+                     id="a comparison joined with a label test still gives the direction"),
+        pytest.param({"pass_": "not value >= 1000"}, 1200.0,
+                     id="a comparison under not gives no direction: the first series"),
+        pytest.param({"fail": "value > 2000 or value < 1300"}, 1200.0,
+                     id="a band gives no direction: the first series"),
+        pytest.param({"fail": "value < 1300 or value > 2000", "warn": "value > 0"}, 3000.0,
+                     id="a band leaves the direction to the next rule"),
+        pytest.param({"fail": "abs(value) > 1100"}, 1200.0,
+                     id="abs(value) gives no direction"),
+    ],
+)
+def test_each_the_direction_comes_from_the_rules_shape(rules: dict[str, str],
+                                                       worst: float) -> None:
+    result = run(check(**rules), [instant(1200.0, service="a"), instant(3000.0, service="b"),
+                                  instant(1500.0, service="c")])
+    assert result.value == worst
+
+
 def test_each_all_passing_reports_the_series_closest_to_failing() -> None:
     result = run(check(pass_="value >= 99.9"), [instant(99.99, service="a"),
                                                 instant(99.91, service="b")])
@@ -295,6 +319,23 @@ def test_over_time_percentiles_of_a_hundred_points(over_time: str, expected: flo
     assert result.value == expected
 
 
+@pytest.mark.parametrize(
+    ("over_time", "expected"),
+    [
+        # Rank ceil(0.9 * 6) = ceil(5.4) = 6; rounding 5.4 would pick the 5th.
+        pytest.param("p90", 6.0, id="p90 of six points is the sixth (rank 5.4 rounds up)"),
+        # Rank ceil(0.5 * 9) = ceil(4.5) = 5; rounding half to even would pick the 4th.
+        pytest.param("p50", 5.0, id="p50 of nine points is the fifth (rank 4.5 rounds up)"),
+    ],
+)
+def test_over_time_percentiles_at_a_fractional_rank(over_time: str, expected: float) -> None:
+    count = 6 if over_time == "p90" else 9
+    values = [float(v) for v in range(count, 0, -1)]
+    result = run(check(mode="range", over_time=over_time, fail="value > 1000"),
+                 [ranged(values)])
+    assert result.value == expected
+
+
 def test_range_last_skips_trailing_nan() -> None:
     result = run(check(mode="range", over_time="last", fail="value > 1"),
                  [ranged([0.5, 2.0, NAN, NAN])])
@@ -398,6 +439,46 @@ def test_a_rule_error_on_an_unlabelled_series_reads_well() -> None:
     result = run(check(fail="value > job"), [instant(5.0)], params={"job": "tars"})
     assert result.status == "error"
     assert "for : " not in result.reason
+
+
+# --- thresholds -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rules", "lines"), [
+    pytest.param({"fail": "value >= limit"}, [("fail", ">=", 10.0)], id="a param bound"),
+    pytest.param({"warn": "value >= limit * 0.8"}, [("warn", ">=", 8.0)], id="arithmetic"),
+    pytest.param({"fail": "value >= params.limit"}, [("fail", ">=", 10.0)],
+                 id="a bound read through params"),
+    pytest.param({"pass_": "0 < value <= 5"}, [("pass", ">", 0.0), ("pass", "<=", 5.0)],
+                 id="a chained comparison gives two lines"),
+    pytest.param({"fail": "limit < value"}, [("fail", ">", 10.0)],
+                 id="a bound on the left is turned to the value's side"),
+    pytest.param({"fail": "abs(value) >= limit"}, [("fail", ">=", 10.0), ("fail", "<=", -10.0)],
+                 id="abs(value) gives a line on each side"),
+    pytest.param({"fail": "value > 1 or value < -1", "warn": "value > 0.5", "pass_": "value > 0"},
+                 [("fail", ">", 1.0), ("fail", "<", -1.0), ("warn", ">", 0.5),
+                  ("pass", ">", 0.0)], id="fail first, then warn, then pass"),
+    pytest.param({"fail": "labels['service'] == 'x' and value > 1"}, [],
+                 id="a rule for some series only gives no line"),
+    pytest.param({"fail": "not value > 1"}, [], id="a comparison under not gives no line"),
+    pytest.param({"fail": "value > job"}, [], id="a bound that is no number gives no line"),
+    pytest.param({"fail": "value > limit * 1e308 * 10"}, [],
+                 id="a bound that is not finite gives no line"),
+    pytest.param({"fail": "value > series_count"}, [], id="a bound read per series gives none"),
+])
+def test_thresholds_are_the_rules_bounds_under_the_params(
+        rules: dict[str, str], lines: list[tuple[str, str, float]]) -> None:
+    result = run(check(**rules), [instant(1.0)], params={"limit": 10, "job": "tars"})
+    assert [(t.rule, t.operator, t.value) for t in result.thresholds] == lines
+    written = {name.rstrip("_"): text for name, text in rules.items()}
+    assert all(t.expression == written[t.rule] for t in result.thresholds)
+
+
+def test_thresholds_are_written_for_a_check_whose_source_failed() -> None:
+    # The chart of a check in error still shows where its lines would be.
+    result = run(check(**LATENCY), error="connection refused")
+    assert [(t.rule, t.value, t.expression) for t in result.thresholds] == [
+        ("fail", 1000.0, "value >= 1000"), ("warn", 800.0, "value >= 800")]
 
 
 # --- verdict and JSON numbers -----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from simpleeval import (
     AttributeDoesNotExist,
     IterableTooLong,
     NameNotDefined,
+    SimpleEval,
+    safe_mult,
 )
 
 from gacert.policy.expressions import (
@@ -252,3 +255,84 @@ def test_unknown_names(text: str, known: set[str], expected: list[str]) -> None:
 def test_names_exclude_function_names() -> None:
     assert compile_expression("round(value, 1) > max(target, 1)").names == frozenset(
         {"value", "target"})
+
+
+def test_a_function_name_read_as_a_value_is_an_unknown_name() -> None:
+    # `value > max` would compare a number with a function at run time.
+    assert unknown_names(compile_expression("value > max"), set()) == ["max"]
+
+
+# --- the comparisons of the value, found once at compile time -----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        pytest.param("value >= lim", [(">=", "lim", False)], id="the value on the left"),
+        pytest.param("lim * 2 < value", [(">", "lim * 2", False)],
+                     id="the value on the right is turned to the left"),
+        pytest.param("abs(value) > 5", [(">", "5", True)], id="abs(value) is marked"),
+        pytest.param("0 <= value < params.top", [(">=", "0", False), ("<", "params.top", False)],
+                     id="a chain gives each comparison"),
+        pytest.param("value > 1 and (value < 9 or labels.zone == 'a')",
+                     [(">", "1", False), ("<", "9", False)], id="and / or are looked into"),
+        pytest.param("not value > 1", [], id="a comparison under not is no bound"),
+        pytest.param("value > series_count", [], id="a bound read per series is no bound"),
+        pytest.param("value in (1, 2)", [], id="membership is no bound"),
+        pytest.param("max(value, 1) > 2", [], id="the value inside a call is no bound"),
+    ],
+)
+def test_comparisons_of_the_value(text: str, found: list[tuple[str, str, bool]]) -> None:
+    expression = compile_expression(text)
+    assert [(c.operator, c.bound.text, c.absolute) for c in expression.comparisons] == found
+
+
+def test_a_bound_is_an_expression_that_evaluates_alone() -> None:
+    bound = compile_expression("value >= max(lim, 3) * 2").comparisons[0].bound
+    assert bound.names == frozenset({"lim"})
+    assert evaluate(bound, {"lim": 5}) == 10
+
+
+# --- the private simpleeval API that gacert.policy.expressions relies on --------------
+# The project pins simpleeval below 2; these tests say what to look at when a new
+# version arrives.
+
+
+def test_simpleeval_evaluates_the_tree_it_is_given_without_parsing_the_text() -> None:
+    tree = ast.parse("1 + 2", mode="eval").body
+    evaluator = SimpleEval()
+    assert evaluator.eval("this does not parse (", previously_parsed=tree) == 3
+    assert evaluator.expr == "this does not parse ("  # kept for messages only
+
+
+def test_simpleeval_dispatches_each_node_through_the_nodes_table() -> None:
+    class WithTuples(SimpleEval):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.nodes[ast.Tuple] = lambda node: tuple(self._eval(e) for e in node.elts)
+
+    assert isinstance(SimpleEval().nodes, dict)
+    assert WithTuples().eval("(1, 1 + 1)") == (1, 2)
+
+
+def test_simpleeval_reads_dots_through_an_overridden_eval_attribute() -> None:
+    class Keys(SimpleEval):  # type: ignore[misc]
+        def _eval_attribute(self, node: ast.Attribute) -> Any:
+            return (self._eval(node.value), node.attr)
+
+    assert Keys(names={"m": 1}).eval("m.key") == (1, "key")
+
+
+def test_simpleeval_takes_our_operators_functions_and_names() -> None:
+    evaluator = SimpleEval(operators={ast.Add: lambda a, b: a - b}, functions={"f": abs},
+                           names={"x": -4})
+    assert evaluator.eval("f(x) + 1") == 3
+
+
+def test_simpleeval_errors_we_raise_and_read() -> None:
+    error = AttributeDoesNotExist("no key 'x'", "labels.x")
+    assert error.expression == "labels.x"
+    assert "no key 'x'" in str(error)
+    # rulecheck turns this message into "a giant string or list".
+    with pytest.raises(IterableTooLong, match="will not evaluate something that long"):
+        safe_mult("x", 10 ** 9)

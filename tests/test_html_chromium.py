@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from sample_results import sample_results
+from sample_results import ROOT, sample_results, with_report_layout
 
 from gacert.report.html import render_html
 from gacert.report.render import render_ga_day
@@ -34,7 +34,8 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    document = sample_results(hostile=True)
+    # The shipped policy's report layout: its 20 sections, with hostile data.
+    document = with_report_layout(sample_results(hostile=True), ROOT / "policies" / "ga.yaml")
     path = tmp_path_factory.mktemp("html") / "GA_DAY_REPORT.html"
     path.write_text(render_html(document, render_ga_day(document)), encoding="utf-8")
     return path

@@ -1,10 +1,11 @@
-"""The shipped pre-commit hook, run by the real pre-commit in a scratch repository.
+"""The shipped pre-commit hooks, run by the real pre-commit in a scratch repository.
 
 The hook repository is a commit of this working tree (so that uncommitted
-work is what is tested); pre-commit builds the hook's environment from it
+work is what is tested); pre-commit builds the hooks' environment from it
 with pip, which needs PyPI (as CI has). The scratch project installs the
-hook and makes real commits: a valid policy goes in, a broken one is
-blocked with its located problem.
+hooks and makes real commits: a valid policy goes in, a broken one is
+blocked with its located problem; a policy test with a wrong expectation is
+blocked with expected and got, and goes in once it is right.
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ def hook_repository(tmp_path: Path, env: dict[str, str]) -> tuple[Path, str]:
     return repo, git("rev-parse", "HEAD", cwd=repo, env=env)
 
 
+TESTS = """\
+policy: good.yaml
+tests:
+  - name: a target down fails
+    series:
+      up: {'{}': '1 1 0'}
+    expect:
+      checks: {up: STATUS}
+"""
+
+
 def commit(project: Path, env: dict[str, str], name: str, text: str
            ) -> subprocess.CompletedProcess[str]:
     (project / "policies" / name).write_text(text, encoding="utf-8")
@@ -82,7 +94,8 @@ def test_the_hook_passes_a_valid_policy_and_blocks_a_broken_one(
     (project / "policies").mkdir(parents=True)
     git("init", "-q", cwd=project, env=env)
     (project / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {repo}\n    rev: {rev}\n    hooks:\n      - id: gacert-validate\n",
+        f"repos:\n  - repo: {repo}\n    rev: {rev}\n    hooks:\n      - id: gacert-validate\n"
+        "      - id: gacert-test\n",
         encoding="utf-8")
     git("add", ".pre-commit-config.yaml", cwd=project, env=env)
     subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=project, env=env,
@@ -105,4 +118,23 @@ def test_the_hook_passes_a_valid_policy_and_blocks_a_broken_one(
     # PromQL is parsed in the hook's own environment too.
     assert ("policies/broken.yaml:13:12: checks[1].query: query is not valid PromQL: "
             "unclosed left parenthesis") in output
-    assert git("log", "--format=%s", cwd=project, env=env).splitlines() == ["add good.yaml"]
+    git("rm", "-q", "--cached", "policies/broken.yaml", cwd=project, env=env)
+    (project / "policies" / "broken.yaml").unlink()
+
+    wrong = commit(project, env, "good.tests.yaml", TESTS.replace("STATUS", "pass"))
+    output = wrong.stdout + wrong.stderr
+    assert wrong.returncode != 0
+    # The validate hook leaves test files to the test hook.
+    assert re.search(r"^gacert validate\.+\(no files to check\)Skipped$", output,
+                     re.MULTILINE), output
+    assert re.search(r"^gacert test\.+Failed$", output, re.MULTILINE), output
+    assert "FAIL policies/good.tests.yaml:3: a target down fails" in output
+    assert "  up: expected PASS, got FAIL" in output
+    assert "    series {}: 1 1 0 -> 0.00" in output
+
+    right = commit(project, env, "good.tests.yaml", TESTS.replace("STATUS", "fail"))
+    output = right.stdout + right.stderr
+    assert right.returncode == 0, output
+    assert re.search(r"^gacert test\.+Passed$", output, re.MULTILINE), output
+    assert git("log", "--format=%s", cwd=project, env=env).splitlines() == [
+        "add good.tests.yaml", "add good.yaml"]

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
-from sample_results import HOSTILE_LABELS, RESULTS_SCHEMA, START, sample_results
+from sample_results import (
+    HOSTILE_LABELS,
+    RESULTS_SCHEMA,
+    ROOT,
+    START,
+    sample_results,
+    with_report_layout,
+)
 
+from gacert.demo.gaday import scenario_window
+from gacert.demo.prometheus import PrometheusServer
 from gacert.document import ResultsDocument
-from gacert.errors import OutputError
+from gacert.errors import OutputError, PolicyError
+from gacert.model import Rules, Slo
+from gacert.policy.expressions import compile_expression
+from gacert.policy.load import load_policy
 from gacert.policy.thresholds import thresholds
 from gacert.report.charts import build_charts
 from gacert.report.html import markdown_to_html, render_html
@@ -25,6 +40,7 @@ from gacert.report.render import (
     render_markdown,
 )
 
+GA_POLICY = ROOT / "policies" / "ga.yaml"
 # The section headings of the seed's GA_DAY_REPORT, in its order.
 SEED_SECTIONS = [
     "Executive Summary", "Deployment Timeline", "Canary Deployment Results",
@@ -39,14 +55,15 @@ PLACEHOLDER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 
 @pytest.fixture(scope="module")
 def document() -> ResultsDocument:
-    doc = sample_results()
+    """A failing GA day's results with the report layout of the shipped policy."""
+    doc = with_report_layout(sample_results(), GA_POLICY)
     jsonschema.Draft202012Validator(RESULTS_SCHEMA).validate(doc)
     return doc
 
 
 @pytest.fixture(scope="module")
 def hostile() -> ResultsDocument:
-    doc = sample_results(hostile=True)
+    doc = with_report_layout(sample_results(hostile=True), GA_POLICY)
     jsonschema.Draft202012Validator(RESULTS_SCHEMA).validate(doc)
     return doc
 
@@ -67,17 +84,6 @@ def test_the_hotfix_section_has_tars_1001_and_tars_1002(ga_day: str) -> None:
     assert "### TARS-1002" in hotfix
     assert "WebSocket reconnect success (TARS-1001)" in hotfix
     assert "Database query P99 latency (TARS-1002)" in hotfix
-
-
-def test_a_hotfixes_label_names_the_hotfixes_even_without_checks(
-        document: ResultsDocument) -> None:
-    doc = json.loads(json.dumps(document))
-    doc["policy"]["labels"]["hotfixes"] = "TARS-1001, TARS-2002"
-    hotfix = render_ga_day(doc).split("## 4.", 1)[1].split("## 5.", 1)[0]
-    assert "### TARS-1001" in hotfix
-    assert "### TARS-2002" in hotfix
-    assert "N/A: no check of this policy is tagged `tars-2002`." in hotfix
-    assert "TARS-1002" not in hotfix
 
 
 def test_no_template_syntax_survives_in_any_report(document: ResultsDocument,
@@ -231,21 +237,32 @@ def test_a_chart_without_points_says_so() -> None:
     assert "No data in the window" in html.split('id="chart-cpu_usage"')[1].split("</figure>")[0]
 
 
-@pytest.mark.parametrize(("rules", "lines"), [
-    pytest.param({"fail": "value >= limit"}, [("fail", ">=", 10.0)], id="a param bound"),
-    pytest.param({"warn": "value >= limit * 0.8"}, [("warn", ">=", 8.0)], id="arithmetic"),
-    pytest.param({"pass": "0 < value <= 5"}, [("pass", ">", 0.0), ("pass", "<=", 5.0)],
-                 id="a chained comparison gives two lines"),
-    pytest.param({"fail": "abs(value) >= limit"}, [("fail", ">=", 10.0), ("fail", "<=", -10.0)],
-                 id="abs(value) gives a line on each side"),
-    pytest.param({"fail": "labels['service'] == 'x' and value > 1"}, [],
-                 id="a rule for some series only gives no line"),
-    pytest.param({"fail": "value > unknown"}, [], id="an unknown name gives no line"),
-])
-def test_thresholds_read_back_from_rules(rules: dict[str, str],
-                                         lines: list[tuple[str, str, float]]) -> None:
-    found = thresholds(rules, {"limit": 10})
-    assert [(t.rule, t.operator, t.value) for t in found] == lines
+def test_the_samples_thresholds_are_what_evaluation_writes(document: ResultsDocument) -> None:
+    for check in document["checks"]:
+        written = {name: compile_expression(text) if text else None
+                   for name, text in check["rules"].items()}
+        rules = Rules(pass_=written["pass"], warn=written["warn"], fail=written["fail"])
+        computed = [{"rule": t.rule, "operator": t.operator, "value": t.value,
+                     "expression": t.expression}
+                    for t in thresholds(rules, document["params"])]
+        assert check["thresholds"] == computed, check["id"]
+
+
+def test_charts_and_reports_draw_the_thresholds_of_the_results_not_the_rule_text() -> None:
+    # The results are the single source of truth: a report never parses a rule
+    # again, so thresholds it cannot derive from the text are drawn all the same.
+    doc = sample_results()
+    latency = next(c for c in doc["checks"] if c["id"] == "p99_latency")
+    latency["thresholds"] = [{"rule": "fail", "operator": ">", "value": 1234.0,
+                              "expression": "value > some_measured_bound"}]
+    availability = next(c for c in doc["checks"] if c["id"] == "availability")
+    availability["thresholds"] = [{"rule": "pass", "operator": ">=", "value": 99.0,
+                                   "expression": "value >= availability_target"}]
+    jsonschema.Draft202012Validator(RESULTS_SCHEMA).validate(doc)
+    chart = next(c for c in build_charts(doc) if c.id == "p99_latency")
+    assert [r.label for r in chart.rules] == ["fail > 1,234.0 ms"]
+    ga_day = render_ga_day(doc)
+    assert "fail: `value >= p99_latency_ms_max` (> 1,234.0 ms)" in ga_day
 
 
 def test_the_email_summary_is_plain_text_ready_to_paste(document: ResultsDocument) -> None:
@@ -261,7 +278,8 @@ def test_the_email_summary_is_plain_text_ready_to_paste(document: ResultsDocumen
 
 
 def test_results_missing_optional_keys_still_render(document: ResultsDocument) -> None:
-    required = {"id", "title", "status", "value", "unit", "reason", "query", "series", "error"}
+    required = {"id", "title", "status", "value", "unit", "reason", "query", "series", "error",
+                "thresholds"}
     doc = json.loads(json.dumps(document))
     doc["checks"] = [{k: v for k, v in c.items() if k in required} for c in doc["checks"]]
     for key in ("params", "sources", "sections", "exit_code"):
@@ -275,7 +293,7 @@ def test_results_missing_optional_keys_still_render(document: ResultsDocument) -
 def _custom(tmp_path: Path, name: str, text: str) -> tuple[ResultsDocument, Path]:
     path = tmp_path / name
     path.write_text(text)
-    doc = sample_results()
+    doc = with_report_layout(sample_results(), GA_POLICY)
     doc["policy"]["report_templates"] = {"ga_day": str(path)}
     jsonschema.Draft202012Validator(RESULTS_SCHEMA).validate(doc)
     return doc, path
@@ -341,3 +359,236 @@ def test_a_chart_starts_at_the_window_start(document: ResultsDocument) -> None:
     assert chart.x_ticks[0].label == "00:00"
     assert chart.x_ticks[0].position == chart.left
     assert START == 1736899200
+
+
+# --- the GA Day report's sections come from the policy ------------------------------------
+
+# The structure every GA gets when its policy declares no report.ga_day.
+GENERIC_SECTIONS = ["Summary", "Timeline", "Service Level Objectives", "Checks", "Evidence",
+                    "Certification and Sign-Off", "Appendix"]
+# What belongs to T.A.R.S. (its agents, hotfixes, canary) and never to the built-in template.
+PRODUCT_WORDS = ("T.A.R.S", "TARS", "tars-", "Canary", "canary", "Hotfix", "hotfix",
+                 "HyperSync", "AutoML", "Nash", "Multi-Agent", "PPO")
+POLICY_SCHEMA = json.loads((ROOT / "schemas" / "policy.schema.json").read_text("utf-8"))
+PART_KINDS = POLICY_SCHEMA["$defs"]["ga_day_part"]["properties"]["show"]["enum"]
+
+
+def headings(report: str) -> list[str]:
+    return [title for _, title in re.findall(r"^## (\d+)\. (.+)$", report, flags=re.MULTILINE)]
+
+
+def section_text(report: str, title: str) -> str:
+    return report.split(f". {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_built_in_templates_name_nothing_of_one_product() -> None:
+    for name in ("ga_day.md.j2", "parts.md.j2", "macros.md.j2"):
+        text = (ROOT / "report_templates" / name).read_text("utf-8")
+        assert [word for word in PRODUCT_WORDS if word in text] == [], name
+
+
+def test_results_without_a_layout_get_the_structure_every_ga_needs(
+        document: ResultsDocument) -> None:
+    doc = json.loads(json.dumps(document))
+    del doc["policy"]["ga_day"]
+    report = render_ga_day(doc)
+    assert headings(report) == GENERIC_SECTIONS
+    assert [word for word in PRODUCT_WORDS if word in section_text(report, "Timeline")] == []
+    assert "| Engineering lead | [FILL IN: name] |" in report
+
+
+def test_a_policy_renders_only_the_sections_it_declares(document: ResultsDocument) -> None:
+    doc = json.loads(json.dumps(document))
+    # Parts as a person might write them by hand: keys left out take their defaults.
+    doc["policy"]["ga_day"] = {"sections": [
+        {"title": "Platform health", "parts": [
+            {"title": "Alerts", "show": "table", "tags": ["alerts"]},
+            {"title": "Load", "show": "table", "tags": ["load"], "fill": "k6 results"}]},
+        {"title": "Release board", "text": "Signed by the release board.", "parts": [
+            {"show": "sign_off", "roles": ["Board chair"]},
+            {"label": "Minutes", "fill": "link"}]}]}
+    report = render_ga_day(doc)
+    assert headings(report) == ["Platform health", "Release board"]
+    health = section_text(report, "Platform health")
+    assert "| ✅ PASS | Critical alerts (`critical_alerts`) | 0.00 |" in health
+    assert "N/A: no check of this policy is tagged `load`. [FILL IN: k6 results]" in health
+    board = section_text(report, "Release board")
+    assert board.index("Signed by the release board.") < board.index("| Board chair |")
+    assert board.rstrip().endswith("|\n\n- Minutes: [FILL IN: link]")
+    assert "TARS-1001" not in report
+
+
+def test_every_kind_of_part_the_schema_names_renders(document: ResultsDocument) -> None:
+    doc = json.loads(json.dumps(document))
+    doc["policy"]["ga_day"] = {"sections": [
+        {"title": kind, "parts": [{"show": kind, "tags": ["slo"], "fill": "something"}]}
+        for kind in PART_KINDS]}
+    report = render_ga_day(doc)
+    assert headings(report) == PART_KINDS
+    empty = [kind for kind in PART_KINDS if not section_text(report, kind).strip()]
+    assert empty == []
+
+
+def test_an_unknown_kind_of_part_is_an_error_naming_the_template(
+        document: ResultsDocument) -> None:
+    doc = json.loads(json.dumps(document))
+    doc["policy"]["ga_day"] = {"sections": [{"title": "X", "parts": [{"show": "pie"}]}]}
+    with pytest.raises(OutputError, match=r"report template .*parts\.md\.j2:\d+: .*pie"):
+        render_ga_day(doc)
+
+
+def test_an_error_budget_only_for_a_check_that_declares_an_slo(
+        document: ResultsDocument) -> None:
+    doc = json.loads(json.dumps(document))
+    # A percentage tagged slo, with a threshold, but no declared SLO: no budget.
+    busy = {**doc["checks"][0], "id": "cpu_busy", "title": "CPU busy", "value": 99.45,
+            "rules": {"pass": None, "warn": None, "fail": "value >= 90"}, "slo": None,
+            "tags": ["slo"], "status": "fail"}
+    doc["checks"].append(busy)
+    budget = render_ga_day(doc).split("### Error budget", 1)[1].split("###", 1)[0]
+    assert "CPU busy" not in budget
+    assert "| Overall availability | ≥ 99.900 % | 99.970 % | 0.100 % | 86 s | 30.0 % | 70.0 % |" \
+        in budget
+    # An error rate is the share of bad: 0.02 % of an allowed 0.1 %.
+    assert "| Overall error rate (5xx) | ≤ 0.100 % | 0.020 % | 0.100 % | 86 s | 20.0 % | 80.0 % |" \
+        in budget
+    assert budget.count("\n| Overall") == 2
+
+
+def test_probe_and_file_checks_read_as_what_they_are_not_as_the_window(
+        document: ResultsDocument) -> None:
+    doc = json.loads(json.dumps(document))
+    doc["sources"] += [{"id": "tars_ws", "type": "websocket", "endpoint": "ws://x/ws"},
+                       {"id": "k6", "type": "file", "endpoint": "file: k6.json"}]
+    probe = {**doc["checks"][3], "id": "ws_probe_success", "source": "tars_ws",
+             "query": "success_rate", "tags": ["websocket"], "series": [],
+             "measurements": {"success_rate": 100.0,
+                              "reconnects": {"total": 10, "succeeded": 10, "failed": 0}},
+             "evidence": {"started_at": "2025-01-16T00:05:01Z", "duration_s": 2.1}}
+    load = {**doc["checks"][3], "id": "k6_p95", "source": "k6", "query": "metrics.p95",
+            "tags": ["load"], "series": [],
+            "evidence": {"path": "/ci/k6.json", "modified": "2025-01-15T22:00:00Z"}}
+    doc["checks"] += [probe, load]
+    for count in ("total", "gate", "pass"):
+        doc["summary"][count] += 2
+    report = render_ga_day(doc)
+    assert ("- Source `tars_ws`: a probe run of 10 reconnects made at run time, not over "
+            "the GA window (started 2025-01-16T00:05:01Z, 2.1 s)") in report
+    assert ("- Source `k6`: read from /ci/k6.json, a file made elsewhere (modified "
+            "2025-01-15T22:00:00Z), not measured over the GA window") in report
+    assert "The checks were measured: 10 over the GA window (2025-01-15T00:00:00Z → " \
+        "2025-01-16T00:00:00Z, 24 h), 1 in probe runs made at run time, 1 read from files " \
+        "made elsewhere." in report
+    assert "gacert evaluated 12 checks (10 gating): 10 over the GA window, 1 in probe runs" \
+        in report
+
+
+def test_a_policy_declares_its_report_sections_and_slos(tmp_path: Path) -> None:
+    policy = load_policy(str(GA_POLICY))
+    assert [s.title for s in policy.ga_day] == SEED_SECTIONS
+    slos = {c.id: c.slo for c in policy.checks if c.slo is not None}
+    assert slos == {"availability": Slo(99.9), "error_rate": Slo(99.9, "bad"),
+                    "scrape_success": Slo(99.0)}
+    hotfix = policy.ga_day[3].parts[0]
+    assert (hotfix.title, hotfix.show, hotfix.tags) == ("TARS-1001", "validation", ("tars-1001",))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    pytest.param("unit: ms\n    slo: {objective: 99.9}",
+                 r"checks\[0\]\.unit: '%' was expected",
+                 id="an slo on a check that is not a percentage is refused"),
+    pytest.param("unit: '%'\n    slo: {objective: 100}",
+                 r"checks\[0\]\.slo\.objective: 100 is greater than",
+                 id="an objective of 100 % leaves no budget and is refused"),
+])
+def test_a_wrong_slo_is_located(tmp_path: Path, change: str, message: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(MINIMAL + f"    {change}\n")
+    with pytest.raises(PolicyError, match=rf"p\.yaml:\d+:\d+: {message}"):
+        load_policy(str(path))
+
+
+def test_a_part_with_a_key_its_kind_does_not_read_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(MINIMAL + "report:\n  ga_day:\n    sections:\n      - title: T\n"
+                    "        parts: [{show: table, roles: [Owner]}]\n")
+    with pytest.raises(PolicyError, match=r"p\.yaml:\d+:\d+: report\.ga_day\.sections\[0\]"
+                                          r"\.parts\[0\]\.show: 'sign_off' was expected"):
+        load_policy(str(path))
+
+
+MINIMAL = """\
+version: 1
+name: minimal
+sources:
+  prom: {type: prometheus, url: "http://localhost:9090"}
+checks:
+  - id: up
+    source: prom
+    query: up
+    pass: value == 1
+"""
+
+# A node-health policy of another team: no report layout, SLO on availability only.
+NODE_POLICY = """\
+version: 1
+name: node-health
+title: Node health
+params:
+  job: tars
+sources:
+  prometheus: {type: prometheus, url: "${PROMETHEUS_URL}"}
+checks:
+  - id: node_up
+    title: Node availability
+    source: prometheus
+    query: avg(avg_over_time(up{job="$job"}[$__range])) * 100
+    unit: "%"
+    precision: 3
+    pass: value >= 99.5
+    slo: {objective: 99.5}
+    tags: [slo]
+  - id: cpu_busy
+    title: CPU busy
+    source: prometheus
+    query: 100 * avg(rate(process_cpu_seconds_total{job="$job"}[$__range]))
+    unit: "%"
+    fail: value >= 90
+    tags: [slo, resources]
+  - id: memory_peak
+    title: Peak resident memory
+    source: prometheus
+    query: max(max_over_time(process_resident_memory_bytes{job="$job"}[$__range])) / 1024 / 1024
+    unit: MiB
+    fail: value >= 8192
+    tags: [resources]
+"""
+
+
+@pytest.mark.prometheus
+def test_a_node_health_policy_gets_a_report_with_nothing_of_tars(
+        prometheus: PrometheusServer, tmp_path: Path) -> None:
+    (tmp_path / "node.yaml").write_text(NODE_POLICY)
+    start, end = scenario_window("clean")
+    window = ["--start", f"{start:%Y-%m-%dT%H:%M:%SZ}", "--end", f"{end:%Y-%m-%dT%H:%M:%SZ}"]
+    run = gacert_cli(tmp_path, "run", "node.yaml", *window, "--output", "out", "--no-pdf",
+                     "--no-tarball", url=prometheus.url)
+    assert run.returncode == 0, run.stderr
+    report = (tmp_path / "out" / "GA_DAY_REPORT.md").read_text("utf-8")
+    assert headings(report) == GENERIC_SECTIONS
+    assert [word for word in PRODUCT_WORDS if word in report] == []
+    budget = report.split("### Error budget", 1)[1].split("###", 1)[0]
+    assert "| Node availability | ≥ 99.500 % | 100.000 % | 0.500 % | 432 s | 0.0 % | 100.0 % |" \
+        in budget
+    assert "CPU busy" not in budget
+    # The layout is in results.json: the report re-renders from it alone, the same.
+    rerun = gacert_cli(tmp_path, "render", "out/results.json", "--output", "again",
+                       "--no-pdf", "--no-tarball", url=prometheus.url)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (tmp_path / "again" / "GA_DAY_REPORT.md").read_text("utf-8") == report
+
+
+def gacert_cli(cwd: Path, *args: str, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gacert", *args], capture_output=True,
+                          text=True, timeout=300, cwd=cwd, check=False,
+                          env={**os.environ, "PROMETHEUS_URL": url})

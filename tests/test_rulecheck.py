@@ -15,6 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gacert.errors import Problem
+from gacert.model import Rules
 from gacert.policy.expressions import compile_expression, evaluate
 from gacert.policy.rulecheck import (
     EVERYTHING,
@@ -33,6 +35,16 @@ from gacert.policy.rulecheck import (
 INF = math.inf
 DEFAULTS = {"lim": 1000, "low": 800, "job": "api", "zero": 0}
 SCOPE = Scope(DEFAULTS)
+
+
+def locate(rule: str, message: str, *, hint: str = "", severity: str = "error") -> Problem:
+    """Findings located by their rule alone, as `path`."""
+    return Problem("policy.yaml", 0, 0, rule, message, hint, severity)
+
+
+def compiled(texts: dict[str, str]) -> Rules:
+    rule = {name: compile_expression(text) for name, text in texts.items()}
+    return Rules(pass_=rule.get("pass"), warn=rule.get("warn"), fail=rule.get("fail"))
 
 
 def contains(values: ValueSet, x: float) -> bool:
@@ -108,8 +120,7 @@ def test_matched_values_agree_with_the_evaluator(rule: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(["pass", "warn", "fail"]), rules, min_size=1))
 def test_every_threshold_warning_is_true(chosen: dict[str, str]) -> None:
-    compiled = {name: compile_expression(text) for name, text in chosen.items()}
-    findings = threshold_findings(compiled, SCOPE)
+    findings = threshold_findings(compiled(chosen), SCOPE, locate)
     points = samples([1000, 800, 900, 640, -5, 0])
     for finding in findings:
         for x in points:
@@ -119,7 +130,7 @@ def test_every_threshold_warning_is_true(chosen: dict[str, str]) -> None:
             elif finding.message.startswith("no value can pass"):
                 assert decide(matched) != "pass", (chosen, x)
             elif "never holds" in finding.message:
-                assert not matched[finding.rule], (chosen, x)
+                assert not matched[finding.path], (chosen, x)
 
 
 def decide(matched: dict[str, bool]) -> str:
@@ -132,17 +143,15 @@ def decide(matched: dict[str, bool]) -> str:
 
 
 def test_a_rule_on_labels_cannot_be_judged() -> None:
-    compiled = {"fail": compile_expression("value > 1 and labels.zone == 'a'"),
-                "warn": compile_expression("value > 2")}
-    assert threshold_findings(compiled, SCOPE) == []
+    rules = compiled({"fail": "value > 1 and labels.zone == 'a'", "warn": "value > 2"})
+    assert threshold_findings(rules, SCOPE, locate) == []
 
 
 def test_a_measured_name_is_never_a_constant() -> None:
     # A probe's measurement shadows a param of the same name at run time.
     scope = Scope({"latency": 5}, measured=frozenset({"latency"}))
-    compiled = {"fail": compile_expression("value > latency"),
-                "warn": compile_expression("value > latency * 2")}
-    assert threshold_findings(compiled, scope) == []
+    rules = compiled({"fail": "value > latency", "warn": "value > latency * 2"})
+    assert threshold_findings(rules, scope, locate) == []
 
 
 # --- errors no value avoids ----------------------------------------------------------------
@@ -162,7 +171,7 @@ def test_a_measured_name_is_never_a_constant() -> None:
     ],
 )
 def test_a_constant_part_that_raises_is_an_error(text: str, message: str) -> None:
-    findings = expression_errors("fail", compile_expression(text), SCOPE)
+    findings = expression_errors("fail", compile_expression(text), SCOPE, locate)
     assert [f.severity for f in findings] == ["error"]
     assert message in findings[0].message
 
@@ -175,10 +184,11 @@ def test_a_constant_part_that_raises_is_an_error(text: str, message: str) -> Non
     ],
 )
 def test_constant_parts_that_compute_are_fine(text: str) -> None:
-    assert expression_errors("fail", compile_expression(text), SCOPE) == []
+    assert expression_errors("fail", compile_expression(text), SCOPE, locate) == []
 
 
 def test_a_raising_part_is_an_error_even_when_only_some_values_reach_it() -> None:
     # `or` skips the division while value > 0, and raises for every other value.
-    findings = expression_errors("fail", compile_expression("value > 0 or 1 / zero > 0"), SCOPE)
+    findings = expression_errors("fail", compile_expression("value > 0 or 1 / zero > 0"), SCOPE,
+                                 locate)
     assert [f.message for f in findings] == ["1 / zero > 0 cannot be computed: division by zero"]

@@ -141,6 +141,7 @@ checks:
     pass: value >= availability_target
     no_data: fail
     tags: [slo]
+    slo: {objective: 99.9, value: good}
   - id: p99_latency
     title: Worst service P99 latency
     source: thanos
@@ -171,6 +172,16 @@ report:
       title: SLO compliance
       description: Service level objectives over the window.
       checks: [availability, p99_latency]
+  ga_day:
+    sections:
+      - title: Executive Summary
+        text: The release and its outcome at a glance.
+        parts:
+          - {title: Deployment overview, show: overview, fields: {Deployment lead: name}}
+          - {title: Critical metrics, show: table, select: gate, tags: [slo]}
+          - {show: timeline, events: [Deployment started]}
+          - {label: Change approval, fill: ticket}
+          - {text: Signed by the release board., show: sign_off, roles: [Release manager]}
   templates:
     report: templates/report.md.j2
     ga_day: templates/ga_day.md.j2
@@ -571,6 +582,12 @@ SAMPLE_RESULTS = """\
       "decided_by": "fail", "expression": "value >= p99_latency_ms_max",
       "rules": {"pass": null, "warn": "value >= p99_latency_ms_max * 0.8",
                 "fail": "value >= p99_latency_ms_max"},
+      "thresholds": [
+        {"rule": "fail", "operator": ">=", "value": 1000.0,
+         "expression": "value >= p99_latency_ms_max"},
+        {"rule": "warn", "operator": ">=", "value": 800.0,
+         "expression": "value >= p99_latency_ms_max * 0.8"}
+      ],
       "no_data": "no_data",
       "query": "histogram_quantile(0.99, sum by (service, le) (rate(x[5m]))) * 1000",
       "mode": "range", "over_time": "max", "series_reduction": "each",
@@ -586,12 +603,13 @@ SAMPLE_RESULTS = """\
       "id": "availability", "title": "availability", "status": "no_data", "value": null,
       "unit": "%%", "reason": "availability no_data: the query returned no series",
       "decided_by": "no_data", "expression": null, "query": "up", "mode": "instant",
-      "over_time": null, "series_reduction": "min", "series": [], "error": null
+      "over_time": null, "series_reduction": "min", "series": [], "error": null,
+      "thresholds": []
     },
     {
       "id": "restarts", "title": "restarts", "status": "error", "value": null, "unit": null,
       "reason": "restarts error: prometheus did not answer", "decided_by": null,
-      "query": "sum(restarts)", "series": [],
+      "query": "sum(restarts)", "series": [], "thresholds": [],
       "error": "GET http://localhost:9090/api/v1/query: connection refused"
     }
   ]
@@ -620,6 +638,7 @@ def test_the_results_schema_requires_the_documented_keys() -> None:
         "query",
         "series",
         "error",
+        "thresholds",
     }
 
 
@@ -666,6 +685,12 @@ RESULTS_CASES = [
         "a passing check with an error sentence is rejected", ("checks", 0, "error"), "x", "type"
     ),
     ResultsCase("a short policy digest is rejected", ("policy", "sha256"), "abc", "pattern"),
+    ResultsCase("a threshold of an unknown rule is rejected",
+                ("checks", 0, "thresholds", 0, "rule"), "no_data", "enum"),
+    ResultsCase("a threshold operator that is no comparison is rejected",
+                ("checks", 0, "thresholds", 0, "operator"), "in", "enum"),
+    ResultsCase("an infinite threshold is rejected",
+                ("checks", 0, "thresholds", 1, "value"), "+Inf", "type"),
     ResultsCase("a negative count is rejected", ("summary", "fail"), -1, "minimum"),
 ]
 

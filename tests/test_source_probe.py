@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from gacert.errors import SourceError
+from gacert.quantiles import percentile
 from gacert.sources import BUILTIN_SOURCES, known_source_types, source_type
 from gacert.sources.paths import PathError, as_number, leaf_paths, parse_path, resolve
-from gacert.sources.probe import RunOnce, bounded, percentile, summary
+from gacert.sources.probe import RunOnce, bounded, summary
 
 
 @pytest.mark.parametrize(("text", "path"), [

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from gacert.errors import Problem
-from gacert.policy.yamlsource import MAX_FILE_BYTES, Located, YamlLoadError, format_path, load_yaml
+from gacert.policy.yamlsource import MAX_FILE_BYTES, Located, YamlLoadError, load_yaml
+from gacert.sources.paths import format_path
 
 FILE = "policy.yaml"
 
@@ -96,6 +97,8 @@ def test_problem_is_located_at_the_key_when_asked() -> None:
         pytest.param(("sources", "prom", "url"), "sources.prom.url", id="keys are joined by dots"),
         pytest.param((0, 1), "[0][1]", id="a path of indices has no dots"),
         pytest.param((), "", id="the root path is empty"),
+        pytest.param(("labels", "app.kubernetes.io/name"), 'labels."app.kubernetes.io/name"',
+                     id="a key holding a dot is quoted"),
     ],
 )
 def test_format_path(path: tuple[str | int, ...], expected: str) -> None:

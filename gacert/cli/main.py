@@ -14,13 +14,18 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from gacert import __version__
 from gacert.errors import GacertError, OutputError, PolicyError, UsageError
 from gacert.redact import printable
+
+if TYPE_CHECKING:
+    from gacert.document import ResultsDocument
+    from gacert.model import Policy
+    from gacert.package.build import PackageOptions
 
 EXIT_USAGE = 2
 EXIT_COULD_NOT_EVALUATE = 3
@@ -55,6 +60,33 @@ package_options = [
                  show_default=True, metavar="N",
                  help="Print no PDF for a report of more checks (the HTML has them all)."),
 ]
+
+
+# Commands that end with a verdict (run, regrade) exit with it.
+verdict_options = [
+    click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail",
+                 show_default=True, help="Exit 1 on a fail verdict only, or on warn too."),
+    click.option("-q", "--quiet", is_flag=True, help="Print only errors and the verdict line."),
+]
+
+
+def _exit_with_verdict(document: ResultsDocument, fail_on: str) -> NoReturn:
+    """0 pass (or warn), 1 fail (or warn with --fail-on warn), 3 error."""
+    sys.exit(1 if document["status"] == "warn" and fail_on == "warn"
+             else document["exit_code"])
+
+
+def _package_options(artifacts: tuple[str, ...], certify_only: bool,
+                     tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
+                     render_timeout: str, pdf_max_checks: int,
+                     policy_path: str | None = None) -> PackageOptions:
+    from gacert.package.build import PackageOptions
+
+    return PackageOptions(policy_path=policy_path, artifacts=artifacts,
+                          tarball=not certify_only, tarball_path=tarball_path, pdf=not no_pdf,
+                          allow_nonempty=allow_nonempty,
+                          render_timeout=_seconds(render_timeout, "--render-timeout"),
+                          pdf_max_checks=pdf_max_checks)
 
 
 def _with_options(options: list[Callable[..., Any]]
@@ -108,6 +140,9 @@ def cli() -> None:
     gacert plan policies/ga.yaml --duration 24h
     gacert render out/results.json --output out2
     gacert verify out.tar.gz
+    gacert diff old.yaml policies/ga.yaml --evidence out.tar.gz
+    gacert regrade out.tar.gz --policy policies/ga.yaml -o regraded
+    gacert test policies/ga.tests.yaml
     """
 
 
@@ -117,9 +152,7 @@ def cli() -> None:
 @click.option("-o", "--output", default="gacert-out", show_default=True, metavar="DIR",
               help="The package directory: results.json, reports, policy, manifest.")
 @_with_options(package_options)
-@click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
-              help="Exit 1 on a fail verdict only, or on warn too.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the verdict line.")
+@_with_options(verdict_options)
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
@@ -135,14 +168,10 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     --fail-on warn), 2 invalid policy or usage, 3 could not evaluate.
     """
     from gacert.cli.summary import Progress, print_summary
-    from gacert.package.build import PackageOptions
     from gacert.run import RunOptions, execute
 
-    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
-                             tarball_path=tarball_path, pdf=not no_pdf,
-                             allow_nonempty=allow_nonempty,
-                             render_timeout=_seconds(render_timeout, "--render-timeout"),
-                             pdf_max_checks=pdf_max_checks)
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf, allow_nonempty,
+                               render_timeout, pdf_max_checks)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
                          duration=duration, overrides=overrides, package=package)
     progress = Progress(enabled=not quiet)
@@ -151,11 +180,7 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     finally:
         progress.close()
     print_summary(result, quiet=quiet, verbose=verbose)
-    status = result.document["status"]
-    code = result.document["exit_code"]
-    if status == "warn" and fail_on == "warn":
-        code = 1
-    sys.exit(code)
+    _exit_with_verdict(result.document, fail_on)
 
 
 @cli.command()
@@ -227,16 +252,129 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
     or from inside the package.
     """
     from gacert.cli.summary import print_package
-    from gacert.package.build import PackageOptions
     from gacert.package.rerender import rerender
 
-    package = rerender(results, output, PackageOptions(
-        policy_path=policy_path, artifacts=artifacts, tarball=not certify_only,
-        tarball_path=tarball_path, pdf=not no_pdf, allow_nonempty=allow_nonempty,
-        render_timeout=_seconds(render_timeout, "--render-timeout"),
-        pdf_max_checks=pdf_max_checks))
+    package = rerender(results, output, _package_options(
+        artifacts, certify_only, tarball_path, no_pdf, allow_nonempty, render_timeout,
+        pdf_max_checks, policy_path))
     if not quiet:
         print_package(package)
+
+
+@cli.command(cls=PackagingCommand)
+@click.argument("results", type=click.Path(exists=True))
+@click.option("--policy", "policy_path", required=True, metavar="POLICY",
+              type=click.Path(dir_okay=False), help="The edited policy to judge the evidence with.")
+@click.option("--set", "overrides", metavar="NAME=VALUE", multiple=True,
+              help="Override a param of POLICY; repeatable. The run's own overrides are not "
+                   "carried over: give them again.")
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="The package directory of the re-grade (not the one RESULTS is in).")
+@_with_options(package_options)
+@_with_options(verdict_options)
+@click.option("-v", "--verbose", is_flag=True, help="Also print every check of the re-grade.")
+def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: str,
+            artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
+            no_pdf: bool, allow_nonempty: bool, render_timeout: str, pdf_max_checks: int,
+            fail_on: str, quiet: bool, verbose: bool) -> None:
+    """Judge the evidence stored in RESULTS with an edited POLICY; contact nothing.
+
+    RESULTS is a results.json, a package directory or its .tar.gz; a package
+    is verified first and refused if anything in it changed. Every check is
+    judged on the stored series values and probe measurements with the new
+    rules, params, thresholds, gate, no_data and series reduction. A check
+    whose query, source, mode or over_time changed, or a new check, cannot be
+    re-graded: it is an error that says so, never a pass. Writes a package
+    (results marked as a re-grade of RESULTS, naming its SHA-256, and
+    REGRADE_DIFF.md) and prints the checks that changed. Exit codes as run:
+    0 pass (or warn), 1 fail, 2 invalid policy or usage, 3 not evaluated.
+
+    \b
+    gacert regrade out/ga.tar.gz --policy policies/ga.yaml -o regraded/
+    gacert regrade out/ga/results.json --policy ga.yaml --set p99_latency_ms_max=800 -o r/
+    """
+    from gacert.cli.difftext import print_changes
+    from gacert.cli.summary import print_package, print_summary
+    from gacert.package.regrade import RegradeOptions, execute_regrade
+    from gacert.run import RunOutput
+
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf, allow_nonempty,
+                               render_timeout, pdf_max_checks)
+    result = execute_regrade(RegradeOptions(results=results, policy_path=policy_path,
+                                            output_dir=output, overrides=overrides,
+                                            package=package))
+    document = result.document
+    record = document["regrade"]
+    if not quiet:
+        origin = record["origin"]
+        click.echo(f"re-grade of {origin['path']} (results SHA-256 "
+                   f"{origin['results_sha256'][:12]}, "
+                   f"{'package verified' if origin['manifest_sha256'] else 'not a package'})")
+        print_changes(record["changes"], origin["status"], document["status"])
+    print_summary(RunOutput(document, result.results_path, result.package),
+                  quiet=not verbose, verbose=verbose)
+    if not quiet and not verbose:
+        click.echo(f"results: {result.results_path}")
+        print_package(result.package)
+    _exit_with_verdict(document, fail_on)
+
+
+@cli.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--evidence", metavar="RESULTS", type=click.Path(exists=True),
+              help="A results.json, package directory or .tar.gz: show the checks whose "
+                   "status flips when both policies judge its evidence.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True,
+              help="text for a terminal, markdown for a pull request comment, json for tools.")
+@click.option("--exit-code", is_flag=True,
+              help="Exit 1 when the policies differ (with --evidence: when a status flips).")
+def diff(old: str, new: str, evidence: str | None, output_format: str, exit_code: bool) -> None:
+    """Show what changing policy OLD into NEW changes; contact nothing.
+
+    Params, sources, and checks added, removed and changed (rules, the params
+    they read, queries, gate, no_data); with --evidence, the checks whose status
+    flips when both policies judge that stored evidence. Without --evidence it
+    is as fast as validate, for pre-commit.
+
+    \b
+    git show main:policies/ga.yaml > /tmp/ga.main.yaml
+    gacert diff /tmp/ga.main.yaml policies/ga.yaml --evidence last-ga.tar.gz --format markdown
+    """
+    from gacert.policy.diff import diff_document, diff_policies
+    from gacert.policy.load import load_policy
+
+    old_policy = load_policy(old, _template_problem)
+    new_policy = load_policy(new, _template_problem)
+    document = diff_document(diff_policies(old_policy, new_policy))
+    judged = _judge_both(evidence, old_policy, new_policy) if evidence else None
+    _print_diff(document, judged, output_format)
+    flips = judged is not None and any(c["flipped"] for c in judged["changes"])
+    differs = flips if judged is not None else not document["empty"]
+    sys.exit(1 if exit_code and differs else 0)
+
+
+def _judge_both(path: str, old: Policy, new: Policy) -> dict[str, Any]:
+    from gacert.package.regrade import compare_on_evidence, read_evidence
+
+    return compare_on_evidence(read_evidence(path), old, new)
+
+
+def _print_diff(document: dict[str, Any], judged: dict[str, Any] | None,
+                output_format: str) -> None:
+    if output_format == "json":
+        click.echo(json.dumps({**document, "evidence": judged}, indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        from gacert.report.render import render_policy_diff
+
+        click.echo(render_policy_diff(document, judged), nl=False)
+    else:
+        from gacert.cli.difftext import print_evidence, print_policy_diff
+
+        print_policy_diff(document)
+        if judged is not None:
+            print_evidence(judged)
 
 
 @cli.command()
@@ -254,6 +392,62 @@ def verify(package: str, quiet: bool) -> None:
     result = verify_package(package)
     print_verification(result, quiet=quiet)
     sys.exit(0 if result.ok else 1)
+
+
+@cli.command("test")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every test, passed or not.")
+def test_policies(files: tuple[str, ...], quiet: bool, verbose: bool) -> None:
+    """Run policy tests: judge each policy on the input its tests give; contact nothing.
+
+    FILES are test files (NAME.tests.yaml, see schemas/policy-tests.schema.json)
+    or policies, whose NAME.tests.yaml beside them is run (a policy without
+    one is skipped). Without FILES, every *.tests.yaml under policies/ runs.
+    A test gives what the checks' queries return (series in promtool's
+    notation such as '{service="api"}': '300+0x60 900'), probe measurements
+    or a stored results.json, and the statuses and verdict expected. A
+    failure prints expected and got, the reason and the input. Exit 0 when
+    all pass, 1 when a test fails, 2 when a test file or policy is invalid.
+    """
+    from gacert.cli.testtext import print_file_outcome
+    from gacert.engine.policytest import run_test_file
+    from gacert.policy.testfile import load_test_file
+
+    failed = invalid = 0
+    for path in _test_files(files, quiet):
+        try:
+            test_file = load_test_file(path, _template_problem)
+        except PolicyError as exc:
+            for problem in exc.problems:
+                click.echo(problem.format(), err=True)
+            invalid += 1
+            continue
+        outcome = run_test_file(test_file)
+        print_file_outcome(outcome, quiet=quiet, verbose=verbose)
+        failed += outcome.failed > 0
+    sys.exit(EXIT_USAGE if invalid else 1 if failed else 0)
+
+
+def _test_files(given: tuple[str, ...], quiet: bool) -> list[str]:
+    """The test files to run: those given, those beside the policies given, or all."""
+    import glob
+
+    from gacert.policy.testfile import TESTS_SUFFIX, tests_file_for
+
+    if not given:
+        found = sorted(glob.glob(f"policies/**/*{TESTS_SUFFIX}", recursive=True))
+        if not found:
+            raise UsageError(f"no policies/**/*{TESTS_SUFFIX} here: give the test files")
+        return found
+    paths: list[str] = []
+    for path in given:
+        tests = path if path.endswith((TESTS_SUFFIX, ".tests.yml")) else tests_file_for(path)
+        if tests is None and not quiet:
+            click.echo(f"{path}: no tests beside it ({os.path.splitext(path)[0]}{TESTS_SUFFIX})")
+        elif tests is not None and tests not in paths:
+            paths.append(tests)
+    return paths
 
 
 def _seconds(text: str, option: str) -> float:

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from gacert.cli.status import status_label
 from gacert.document import CheckDocument
 from gacert.engine.plan import Plan
 from gacert.formatting import format_value
@@ -18,10 +19,6 @@ from gacert.policy.variables import format_param
 from gacert.redact import printable
 from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
-
-LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA", "error": "ERROR"}
-COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no_data": "magenta",
-           "error": "red"}
 
 
 class Progress:
@@ -51,10 +48,6 @@ def _shown(text: object) -> str:
     return printable(str(text), one_line=True)
 
 
-def _status(status: str, width: int = 6) -> str:
-    return click.style(LABELS[status].ljust(width), fg=COLOURS[status], bold=status != "pass")
-
-
 def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
     doc = result.document
     if not quiet:
@@ -65,7 +58,7 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
     summary = doc["summary"]
     counts = ", ".join(f"{summary[s]} {s.replace('_', ' ')}"
                        for s in ("pass", "warn", "fail", "no_data", "error") if summary[s])
-    click.echo(f"verdict: {_status(doc['status'], 0)} ({_shown(counts)}; "
+    click.echo(f"verdict: {status_label(doc['status'], 0)} ({_shown(counts)}; "
                f"{summary['gate']} of {summary['total']} checks gate)")
     if not quiet:
         click.echo(f"results: {_shown(result.results_path)}")
@@ -111,7 +104,7 @@ def print_verification(result: Verification, *, quiet: bool) -> None:
 def _print_check(check: CheckDocument, verbose: bool) -> None:
     value = format_value(check["value"], check["unit"], check["precision"])
     gate = "" if check["gate"] else "  (informational)"
-    line = f"  {_status(check['status'])} {_shown(check['id']):<28} {_shown(value):>16}{gate}"
+    line = f"  {status_label(check['status'])} {_shown(check['id']):<28} {_shown(value):>16}{gate}"
     click.echo(line)
     if check["status"] not in ("pass",) or verbose:
         click.echo(f"         {_shown(check['reason'])}")

@@ -8,15 +8,15 @@ neither ever silently a pass.
 
 from __future__ import annotations
 
-import ast
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gacert.formatting import format_value
+from gacert.formatting import format_value, labels_text
 from gacert.model import (
+    SEVERITY,
     Check,
     CheckResult,
     Expression,
@@ -25,19 +25,16 @@ from gacert.model import (
     Series,
     SeriesResult,
     Status,
+    Threshold,
 )
 from gacert.policy.expressions import evaluate
-
-# Worst first: when series are evaluated one by one, the worst status wins.
-SEVERITY: dict[Status, int] = {"fail": 4, "error": 3, "no_data": 2, "warn": 1, "pass": 0}
+from gacert.policy.ruleshape import worse_direction
+from gacert.policy.thresholds import thresholds
+from gacert.quantiles import percentile
 
 
 def _quantile(q: float) -> Callable[[Sequence[float]], float]:
-    def reduce(values: Sequence[float]) -> float:
-        ordered = sorted(values)
-        # Nearest-rank on the sorted values, as a percentile of samples is usually read.
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-    return reduce
+    return lambda values: percentile(sorted(values), q)
 
 
 REDUCERS: dict[str, Callable[[Sequence[float]], float]] = {
@@ -62,7 +59,7 @@ class _Decision:
 def evaluate_check(check: Check, query: str, outcome: Outcome,
                    params: Mapping[str, ParamValue]) -> CheckResult:
     """The result of `check` given the source's `outcome`."""
-    base = _Base(check, query, outcome)
+    base = _Base(check, query, outcome, thresholds(check.rules, params))
     if outcome.error is not None or outcome.fetched is None:
         return base.result("error", None, f"{check.id} error: {outcome.error}", None, None, (),
                            error=outcome.error)
@@ -104,29 +101,14 @@ def _judge(check: Check, value: float | None, labels: Mapping[str, str], series_
 def _worst(check: Check, decided: list[tuple[Series, float | None, _Decision]]
            ) -> tuple[Series, float | None, _Decision]:
     """The series that decides the check: worst status, then the most extreme value."""
-    worst_level = max(SEVERITY[d.status] for _, _, d in decided)
-    tied = [item for item in decided if SEVERITY[item[2].status] == worst_level]
-    direction = _worse_direction(check)
+    worst_rank = min(SEVERITY.index(d.status) for _, _, d in decided)
+    tied = [item for item in decided if SEVERITY.index(item[2].status) == worst_rank]
+    direction = worse_direction(check.rules)
     with_values = [item for item in tied if item[1] is not None]
     if direction and with_values:
         # NaN never gets here (it is no value); ties keep the first series, as returned.
         return max(with_values, key=lambda item: direction * (item[1] or 0.0))
     return tied[0]
-
-
-def _worse_direction(check: Check) -> int:
-    """+1 if larger values are worse (fail: value > x), -1 if smaller are, 0 if unknown."""
-    for rule, expression in check.rules.items():
-        node = expression.tree
-        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) \
-                and node.left.id == "value" and len(node.ops) == 1:
-            larger = isinstance(node.ops[0], ast.Gt | ast.GtE)
-            smaller = isinstance(node.ops[0], ast.Lt | ast.LtE)
-            if larger or smaller:
-                # A pass rule states what is good: `pass: value < x` means larger is worse.
-                worse_if_larger = larger if rule != "pass" else smaller
-                return 1 if worse_if_larger else -1
-    return 0
 
 
 def _decide(check: Check, value: float, labels: Mapping[str, str], series_count: int,
@@ -176,15 +158,11 @@ def _series_result(series: Series, value: float | None, status: Status,
                         points=series.points if keep_points else None)
 
 
-def _labels_text(labels: Mapping[str, str]) -> str:
-    shown = {k: v for k, v in labels.items() if k != "__name__"}
-    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
-
-
 def _reason(check: Check, decision: _Decision, value: float | None,
             labels: Mapping[str, str]) -> str:
     shown = format_value(value, check.unit, check.precision)
-    where = f" ({_labels_text(labels)})" if _labels_text(labels) else ""
+    shown_labels = labels_text(labels)
+    where = f" ({shown_labels})" if shown_labels else ""
     head = f"{check.id} {decision.status}: {shown}"
     if decision.rule == "no_data":
         declared = "" if decision.status == "no_data" else \
@@ -204,10 +182,12 @@ def _reason(check: Check, decision: _Decision, value: float | None,
 class _Base:
     """The fields every result of one check shares, whatever its status."""
 
-    def __init__(self, check: Check, query: str, outcome: Outcome) -> None:
+    def __init__(self, check: Check, query: str, outcome: Outcome,
+                 limits: tuple[Threshold, ...]) -> None:
         self.check = check
         self.query = query
         self.outcome = outcome
+        self.limits = limits
 
     def result(self, status: Status, value: float | None, reason: str, rule: str | None,
                expression: Expression | None, series: tuple[SeriesResult, ...],
@@ -223,7 +203,7 @@ class _Base:
             rules={name: (e.text if e else None) for name, e in (
                 ("pass", check.rules.pass_), ("warn", check.rules.warn),
                 ("fail", check.rules.fail))},
-            no_data=check.no_data, query=self.query, mode=check.mode,
+            thresholds=self.limits, no_data=check.no_data, query=self.query, mode=check.mode,
             over_time=check.over_time, series_reduction=check.series, series=series,
             warnings=fetched.warnings if fetched else (), error=error,
             measurements=fetched.measurements if fetched else {},

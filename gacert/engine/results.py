@@ -16,14 +16,24 @@ from typing import TYPE_CHECKING, Any, cast, overload
 from gacert import __version__
 from gacert.document import (
     CheckDocument,
+    GaDayDocument,
     JsonNumber,
     ResultsDocument,
     SeriesDocument,
+    SloDocument,
     SummaryDocument,
 )
 from gacert.errors import OutputError
 from gacert.fsutil import open_regular, write_atomic
-from gacert.model import CheckResult, RunResult, SeriesResult, Status, Verdict
+from gacert.model import (
+    CheckResult,
+    ReportSection,
+    RunResult,
+    SeriesResult,
+    Slo,
+    Status,
+    Verdict,
+)
 from gacert.timestamps import format_timestamp
 
 if TYPE_CHECKING:
@@ -68,6 +78,7 @@ def to_document(run: RunResult) -> ResultsDocument:
     """The results document, ready for json.dumps (see schemas/results.schema.json)."""
     policy = run.policy
     counts = {status: sum(1 for c in run.checks if c.status == status) for status in STATUSES}
+    slos = {c.id: c.slo for c in policy.checks}
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "status": run.status,
@@ -76,7 +87,8 @@ def to_document(run: RunResult) -> ResultsDocument:
         "policy": {"name": policy.name, "title": policy.title, "path": policy.path,
                    "sha256": policy.sha256, "version": policy.version,
                    "description": policy.description, "labels": dict(policy.labels),
-                   "report_title": policy.report_title},
+                   "report_title": policy.report_title,
+                   "ga_day": ga_day_document(policy.ga_day)},
         "window": {"start": format_timestamp(run.window.start),
                    "end": format_timestamp(run.window.end),
                    "duration_seconds": run.window.duration_seconds,
@@ -93,8 +105,25 @@ def to_document(run: RunResult) -> ResultsDocument:
                                           **counts}),
         "sections": [{"id": s.id, "title": s.title, "description": s.description,
                       "checks": list(s.checks)} for s in policy.sections],
-        "checks": [_check_document(c) for c in run.checks],
+        "checks": [{**_check_document(c), "slo": slo_document(slos.get(c.id))} for c in run.checks],
     }
+
+
+def ga_day_document(sections: tuple[ReportSection, ...]) -> GaDayDocument:
+    """The GA Day report's sections as the policy declares them, every key present,
+    so that the report re-renders from the results alone."""
+    return {"sections": [
+        {"title": s.title, "text": s.text,
+         "parts": [{"title": p.title, "text": p.text, "show": p.show, "select": p.select,
+                    "tags": list(p.tags), "fill": p.fill, "label": p.label,
+                    "fields": dict(p.fields), "events": list(p.events),
+                    "roles": list(p.roles)} for p in s.parts]}
+        for s in sections]}
+
+
+def slo_document(slo: Slo | None) -> SloDocument | None:
+    """The SLO a check declares, which its error budget is computed from."""
+    return None if slo is None else {"objective": slo.objective, "value": slo.value}
 
 
 def _check_document(check: CheckResult) -> CheckDocument:
@@ -104,7 +133,10 @@ def _check_document(check: CheckResult) -> CheckDocument:
         "tags": list(check.tags), "status": check.status, "value": json_number(check.value),
         "unit": check.unit, "precision": check.precision, "reason": check.reason,
         "decided_by": check.decided_by, "expression": check.expression,
-        "rules": dict(check.rules), "no_data": check.no_data, "query": check.query,
+        "rules": dict(check.rules),
+        "thresholds": [{"rule": t.rule, "operator": t.operator, "value": t.value,
+                        "expression": t.expression} for t in check.thresholds],
+        "no_data": check.no_data, "query": check.query,
         "mode": check.mode, "over_time": check.over_time,
         "series_reduction": check.series_reduction,
         "series": [_series_document(s) for s in check.series],

@@ -7,6 +7,7 @@ A package is a directory:
     report.md                     the short report
     GA_DAY_REPORT.md / .html      the GA Day report, and its self-contained HTML page
     GA_DAY_REPORT.pdf             when a PDF engine is installed
+    REGRADE_DIFF.md               a re-grade only: the checks it changed, before and after
     EMAIL_SUMMARY.txt             plain text, ready to paste
     templates/...                 the policy's own report templates, if it names any
     artifacts/...                 evidence added with --include-artifacts
@@ -67,24 +68,26 @@ from gacert.report.render import (
     PACKAGED_TEMPLATES,
     Templates,
     packaged_templates,
-    policy_templates,
     render_email,
     render_ga_day,
     render_markdown,
+    render_regrade_diff,
+    templates_beside,
 )
 from gacert.timestamps import parse_timestamp
 
 EMAIL_NAME = "EMAIL_SUMMARY.txt"
 REPORT_NAME = "report.md"
 GA_DAY_MD, GA_DAY_HTML, GA_DAY_PDF = "GA_DAY_REPORT.md", "GA_DAY_REPORT.html", "GA_DAY_REPORT.pdf"
+REGRADE_DIFF_NAME = "REGRADE_DIFF.md"
 TEMPLATES_DIR = PACKAGED_TEMPLATES
 CERTIFICATION = {"pass": "certified", "warn": "certified_with_warnings",
                  "fail": "not_certified", "error": "not_evaluated"}
 # What gacert writes at the top of a package: a directory holding only these is
 # the remains of a package (a run stopped half-way) and may be written into.
 OWN_NAMES = frozenset({RESULTS_NAME, POLICY_NAME, REPORT_NAME, GA_DAY_MD, GA_DAY_HTML,
-                       GA_DAY_PDF, EMAIL_NAME, METADATA_NAME, MANIFEST_NAME, TEMPLATES_DIR,
-                       ARTIFACTS_DIR})
+                       GA_DAY_PDF, EMAIL_NAME, REGRADE_DIFF_NAME, METADATA_NAME, MANIFEST_NAME,
+                       TEMPLATES_DIR, ARTIFACTS_DIR})
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ def templates_for(policy_file: str, given: bool, results_dir: str) -> Templates:
     (trusted like code), else the package's own copies under templates/ only."""
     named = template_names(policy_file)
     if given:
-        return policy_templates(policy_file, named)
+        return templates_beside(policy_file, named)
     return packaged_templates(results_dir, named)
 
 
@@ -272,6 +275,9 @@ def _write_reports(document: ResultsDocument, output_dir: str, templates: Templa
                     max_checks=options.pdf_max_checks)
     if pdf.written:
         names.append(GA_DAY_PDF)  # an old one, when none is written, goes as a stale file
+    if document.get("regrade"):
+        _write_text(output_dir, REGRADE_DIFF_NAME, render_regrade_diff(document))
+        names.append(REGRADE_DIFF_NAME)
     _write_text(output_dir, EMAIL_NAME, render_email(document, templates, files=tuple(names)))
     return [*names, EMAIL_NAME], pdf
 
@@ -303,6 +309,8 @@ def certification_metadata(document: ResultsDocument, files: Sequence[PackageFil
         "total_files": len(files),
         "total_size_bytes": sum(f.size for f in files),
         "manifest_sha256": manifest_sha256,
+        # A re-grade names the evidence it judged again (see REGRADE_DIFF.md).
+        **({"regrade_of": document["regrade"]["origin"]} if document.get("regrade") else {}),
     }
 
 

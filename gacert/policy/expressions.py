@@ -18,9 +18,10 @@ from typing import Any
 from simpleeval import AttributeDoesNotExist, SimpleEval, safe_add, safe_mult
 
 from gacert.model import Expression
+from gacert.policy.ruleshape import SERIES_NAMES, comparisons, free_names
 
 # Names every expression may use besides the params of its policy.
-CHECK_NAMES = ("value", "labels", "series_count", "params")
+CHECK_NAMES = (*SERIES_NAMES, "params")
 CONSTANTS: dict[str, Any] = {
     "true": True, "false": False, "True": True, "False": False, "None": None,
     "nan": math.nan, "inf": math.inf,
@@ -93,13 +94,10 @@ def compile_expression(text: str) -> Expression:
     if depth > MAX_NESTING:
         raise ExpressionSyntaxError(f"expression nests {depth} levels deep; at most "
                                     f"{MAX_NESTING} are allowed")
-    names: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
             raise ExpressionSyntaxError(_describe_forbidden(node))
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.Call) and not (
+        if isinstance(node, ast.Call) and not (
                 isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
             raise ExpressionSyntaxError(
                 f"only these functions may be called: {', '.join(FUNCTIONS)}")
@@ -109,7 +107,8 @@ def compile_expression(text: str) -> Expression:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) \
                 and len(node.value) > 200:
             raise ExpressionSyntaxError("a string constant longer than 200 characters")
-    return Expression(text=text, tree=tree.body, names=frozenset(names - FUNCTIONS.keys()))
+    return Expression(text=text, tree=tree.body, names=free_names(tree.body),
+                      comparisons=comparisons(tree.body))
 
 
 def _nesting(tree: ast.AST) -> int:

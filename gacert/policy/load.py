@@ -31,8 +31,11 @@ from gacert.model import (
     Check,
     Param,
     Policy,
+    ReportPart,
+    ReportSection,
     Rules,
     Section,
+    Slo,
     SourceSpec,
     WindowDefaults,
 )
@@ -45,16 +48,15 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 __all__ = ["RULE_NAMES", "MeaningChecker", "check_policy_bytes", "check_policy_file",
-           "load_policy", "policy_schema", "schema_problems"]
+           "load_policy", "located_schema_errors", "package_schema", "policy_schema",
+           "schema_problems"]
 
 # Read a little past the limit, so that the loader can say how large the file is.
 _READ_LIMIT = 2 * 1024 * 1024
 
 
-@cache
 def policy_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(_schema_text("policy.schema.json"))
-    return schema
+    return package_schema("policy.schema.json")
 
 
 def _schema_text(name: str) -> str:
@@ -105,13 +107,13 @@ def check_policy_bytes(raw: bytes, path: str, template_check: TemplateCheck | No
     except YamlLoadError as exc:
         return None, [exc.problem]
     located = schema_errors(doc)
-    meaning = MeaningChecker(doc, damaged=[where for where, _ in located],
-                             template_check=template_check)
-    problems = sorted([problem for _, problem in located] + meaning.run(),
+    checked = MeaningChecker(doc, damaged=[where for where, _ in located],
+                             template_check=template_check).run()
+    problems = sorted([problem for _, problem in located] + checked.problems,
                       key=lambda p: (p.line, p.column, p.path))
     if located or any(p.severity == "error" for p in problems):
         return None, problems
-    return build_policy(doc, hashlib.sha256(raw).hexdigest(), meaning), problems
+    return build_policy(doc, hashlib.sha256(raw).hexdigest(), checked.rules), problems
 
 
 def schema_problems(doc: Located) -> list[Problem]:
@@ -125,7 +127,19 @@ def schema_errors(doc: Located) -> list[tuple[PathKey, Problem]]:
     if doc.data is None:
         return [((), Problem(doc.file, 1, 1, "", "the file is empty; a policy is a YAML "
                              "mapping with version, name, sources and checks"))]
-    schema = policy_schema()
+    return located_schema_errors(doc, policy_schema())
+
+
+@cache
+def package_schema(name: str) -> dict[str, Any]:
+    """A schema of `schemas/` by file name, such as policy-tests.schema.json."""
+    schema: dict[str, Any] = json.loads(_schema_text(name))
+    return schema
+
+
+def located_schema_errors(doc: Located, schema: Mapping[str, Any]
+                          ) -> list[tuple[PathKey, Problem]]:
+    """Every violation of `schema` in `doc`, located, with the path of the node at fault."""
     if quickschema.is_valid(schema, doc.data):
         return []
     # Only an invalid (or undecided) document pays for importing jsonschema.
@@ -173,13 +187,14 @@ def _schema_message(error: ValidationError, schema: Mapping[str, Any]) -> str:
     return str(error.message)
 
 
-def build_policy(doc: Located, sha256: str, meaning: MeaningChecker) -> Policy:
-    """Map a valid document to the model (the schema and meaning checks passed)."""
+def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Policy:
+    """Map a valid document to the model (the schema and meaning checks passed);
+    `rules` are the checks' rules by index, as the meaning checks compiled them."""
     data = doc.data
     window = data.get("window", {})
     sections_data = data.get("report", {}).get("sections", [])
     section_of = {cid: s["id"] for s in sections_data for cid in s["checks"]}
-    checks = tuple(_build_check(i, c, section_of.get(c["id"], OTHER_SECTION_ID), meaning)
+    checks = tuple(_build_check(c, section_of.get(c["id"], OTHER_SECTION_ID), rules[i])
                    for i, c in enumerate(data["checks"]))
     sections = [Section(s["id"], s.get("title", s["id"]), s.get("description", ""),
                         tuple(s["checks"])) for s in sections_data]
@@ -202,7 +217,23 @@ def build_policy(doc: Located, sha256: str, meaning: MeaningChecker) -> Policy:
         report_title=data.get("report", {}).get("title", data.get("title", data["name"])),
         sections=tuple(sections),
         report_templates=dict(data.get("report", {}).get("templates", {})),
+        ga_day=_build_ga_day(data.get("report", {}).get("ga_day", {})),
     )
+
+
+def _build_ga_day(data: Mapping[str, Any]) -> tuple[ReportSection, ...]:
+    return tuple(ReportSection(s["title"], s.get("text", ""),
+                               tuple(_build_part(p) for p in s.get("parts", ())))
+                 for s in data.get("sections", ()))
+
+
+def _build_part(data: Mapping[str, Any]) -> ReportPart:
+    return ReportPart(
+        title=data.get("title", ""), text=data.get("text", ""), show=data.get("show", ""),
+        select=data.get("select", "all"), tags=tuple(data.get("tags", ())),
+        fill=data.get("fill", ""), label=data.get("label", ""),
+        fields=dict(data.get("fields", {})), events=tuple(data.get("events", ())),
+        roles=tuple(data.get("roles", ())))
 
 
 def _build_param(name: str, value: Any) -> Param:
@@ -211,18 +242,21 @@ def _build_param(name: str, value: Any) -> Param:
     return Param(name, value)
 
 
-def _build_check(index: int, data: Mapping[str, Any], section: str,
-                 meaning: MeaningChecker) -> Check:
-    def rule(name: str) -> Any:
-        return meaning.expressions.get((index, name))
-
+def _build_check(data: Mapping[str, Any], section: str, rules: Rules) -> Check:
     return Check(
         id=data["id"], title=data.get("title", data["id"]),
         description=data.get("description", ""), source=data["source"],
         query=data.get("query", ""), mode=data.get("mode", "instant"),
         over_time=data.get("over_time"), series=data.get("series", "each"),
         unit=data.get("unit", ""), precision=data.get("precision", 2),
-        rules=Rules(pass_=rule("pass"), warn=rule("warn"), fail=rule("fail")),
+        rules=rules,
         no_data=data.get("no_data", "no_data"), gate=data.get("gate", True),
         tags=tuple(data.get("tags", ())), section=section,
+        slo=_build_slo(data.get("slo")),
     )
+
+
+def _build_slo(data: Mapping[str, Any] | None) -> Slo | None:
+    if data is None:
+        return None
+    return Slo(float(data["objective"]), data.get("value", "good"))

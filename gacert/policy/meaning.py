@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from gacert.model import (
     OTHER_SECTION_ID,
     WINDOW_VARIABLES,
     Expression,
+    Rules,
     Window,
 )
 from gacert.policy import promql
@@ -39,7 +41,7 @@ from gacert.policy.expressions import (
     unknown_names,
 )
 from gacert.policy.params import closest, env_syntax_errors
-from gacert.policy.rulecheck import Finding, Scope, expression_errors, threshold_findings
+from gacert.policy.rulecheck import Locate, Scope, expression_errors, threshold_findings
 from gacert.policy.variables import format_param, query_variable_names, render_query
 from gacert.policy.yamlsource import Located, PathKey
 from gacert.sources import BUILTIN_SOURCES, SourceType, known_source_types, source_type
@@ -58,6 +60,16 @@ TemplateCheck = Callable[[str, str], str]
 MAX_HINT_CANDIDATES = 2000
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What the meaning checks give: every problem, in file order, and the rules of
+    each check whose expressions all compiled (by check index), compiled here once
+    for the model that gacert.policy.load builds from a valid document."""
+
+    problems: list[Problem]
+    rules: Mapping[int, Rules]
+
+
 class MeaningChecker:
     """Checks what the schema cannot: references, expressions, queries, durations."""
 
@@ -71,8 +83,7 @@ class MeaningChecker:
         # Every path at or above a schema error: a part is intact when it is not one.
         self.damaged = {bad[:end] for bad in damaged for end in range(len(bad) + 1)}
         self.problems: list[Problem] = []
-        # (check index, rule) -> compiled rule; build_policy reads these.
-        self.expressions: dict[tuple[int, str], Expression] = {}
+        self.rules: dict[int, Rules] = {}  # check index -> its compiled rules
         self.source_types: dict[str, SourceType] = {}
         self.params = _mapping(self.data.get("params"))
         self.param_names = set(self.params)
@@ -80,9 +91,9 @@ class MeaningChecker:
         self.hints_left = HINT_BUDGET
         self.queries: list[tuple[PathKey, str]] = []
 
-    def run(self) -> list[Problem]:
+    def run(self) -> Checked:
         if not isinstance(self.doc.data, dict):
-            return []
+            return Checked([], {})
         self._check_window()
         self._check_params()
         self._check_sources()
@@ -95,7 +106,7 @@ class MeaningChecker:
                 and not any(check.get("gate", True) for check in checks):
             self.add(("checks",), "no check gates the verdict (every check has gate: false), "
                      "so the verdict is always pass", severity="warning")
-        return sorted(self.problems, key=lambda p: (p.line, p.column))
+        return Checked(sorted(self.problems, key=lambda p: (p.line, p.column)), self.rules)
 
     # --- helpers ---------------------------------------------------------------
 
@@ -226,19 +237,27 @@ class MeaningChecker:
         if measured and check.get("mode") == "range":
             self.add((*here, "mode"), "a probe measures once, at run time: it has no range",
                      hint="remove mode: range")
-        rules = {rule: self._compile(here, rule, check[rule], measured)
-                 for rule in RULE_NAMES if rule in check}
-        compiled = {rule: e for rule, e in rules.items() if e is not None}
-        for rule, expression in compiled.items():
-            self.expressions[(index, rule)] = expression
-        if len(compiled) < len(rules):
+        written = {rule: self._compile(here, rule, check[rule], measured)
+                   for rule in RULE_NAMES if rule in check}
+        if None in written.values():
             return
+        rules = Rules(pass_=written.get("pass"), warn=written.get("warn"),
+                      fail=written.get("fail"))
+        self.rules[index] = rules
         scope = Scope(defaults, measured, frozenset(self.param_names))
-        findings = [f for rule, e in compiled.items() for f in expression_errors(rule, e, scope)]
+        locate = self._locate_on(here)
+        findings = [f for rule, e in rules.items()
+                    for f in expression_errors(rule, e, scope, locate)]
         if not findings and self._is_prometheus(source_id):
-            findings = threshold_findings(compiled, scope)
-        for finding in findings:
-            self._add_finding(here, finding)
+            findings = threshold_findings(rules, scope, locate)
+        self.problems.extend(findings)
+
+    def _locate_on(self, here: PathKey) -> Locate:
+        """Where the rule analysis puts a finding on one rule of the check at `here`."""
+        def locate(rule: str, message: str, *, hint: str = "",
+                   severity: str = "error") -> Problem:
+            return self.doc.problem((*here, rule), message, hint=hint, severity=severity)
+        return locate
 
     def _is_prometheus(self, source_id: str) -> bool:
         settings = self.sources.get(source_id)
@@ -293,10 +312,6 @@ class MeaningChecker:
             self.add(path, f"expression {text!r} uses unknown name {name!r}",
                      hint=self.hint(name, options, f"names: {', '.join(sorted(options))}"))
         return None if unknown else expression
-
-    def _add_finding(self, here: PathKey, finding: Finding) -> None:
-        self.add((*here, finding.rule), finding.message, hint=finding.hint,
-                 severity=finding.severity)
 
     # --- PromQL --------------------------------------------------------------------
 

@@ -153,10 +153,6 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(text)
 
 
-def _number(instance: Any) -> bool:
-    return isinstance(instance, int | float) and not isinstance(instance, bool)
-
-
 # --- keywords: each (checker, keyword value, instance, whole schema) -> valid ---
 
 Keyword = Callable[[_Checker, Any, Any, Mapping[str, Any]], bool]
@@ -223,7 +219,7 @@ def _sized(kind: str, compare: Callable[[int, int], bool]) -> Keyword:
 
 def _bound(compare: Callable[[Any, Any], bool]) -> Keyword:
     def check(_: _Checker, value: Any, instance: Any, __: Mapping[str, Any]) -> bool:
-        return not _number(instance) or compare(instance, value)
+        return not _is_type(instance, "number") or compare(instance, value)
     return check
 
 

@@ -25,23 +25,25 @@ import operator
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from gacert.model import Expression
+from gacert.errors import Problem
+from gacert.model import CompareOperator, Expression, Rules
 from gacert.policy.expressions import CHECK_NAMES, CONSTANTS, FUNCTIONS, evaluate
 from gacert.policy.params import closest
+from gacert.policy.ruleshape import SYMBOLS, orient
 
 # Names a rule may read that hold no measured value, besides the params.
 _NOT_MEASURED = frozenset(CONSTANTS) | frozenset(FUNCTIONS)
 INF = math.inf
 
 
-@dataclass(frozen=True)
-class Finding:
-    rule: str  # "pass", "warn" or "fail"; where the finding is located
-    message: str
-    hint: str = ""
-    severity: str = "error"
+class Locate(Protocol):
+    """Turns a finding on one rule ("pass", "warn", "fail") of the check into a Problem
+    located in the policy file."""
+
+    def __call__(self, rule: str, message: str, *, hint: str = "",
+                 severity: str = "error") -> Problem: ...
 
 
 class Scope:
@@ -73,22 +75,25 @@ class Scope:
         return evaluate(Expression(ast.unparse(node), node, frozenset()), self.names)
 
 
-def expression_errors(rule: str, expression: Expression, scope: Scope) -> list[Finding]:
+def expression_errors(rule: str, expression: Expression, scope: Scope,
+                      locate: Locate) -> list[Problem]:
     """Errors of one rule that no measured value can avoid."""
-    findings = _unknown_param_keys(rule, expression.tree, scope)
+    findings = _unknown_param_keys(rule, expression.tree, scope, locate)
     if not findings:
-        findings = _raising_parts(rule, expression.tree, scope)
+        findings = _raising_parts(rule, expression.tree, scope, locate)
     return findings
 
 
-def _unknown_param_keys(rule: str, tree: ast.expr, scope: Scope) -> list[Finding]:
+def _unknown_param_keys(rule: str, tree: ast.expr, scope: Scope,
+                        locate: Locate) -> list[Problem]:
     findings = []
     for node in ast.walk(tree):
         key = _params_key(node)
         if key is not None and key not in scope.declared:
             names = sorted(scope.declared)
-            findings.append(Finding(rule, f"params[{key!r}] names no param", closest(key, names)
-                                    or f"params: {', '.join(names) or 'none'}"))
+            findings.append(locate(rule, f"params[{key!r}] names no param",
+                                   hint=closest(key, names)
+                                   or f"params: {', '.join(names) or 'none'}"))
     return findings
 
 
@@ -101,17 +106,17 @@ def _params_key(node: ast.AST) -> str | None:
     return None
 
 
-def _raising_parts(rule: str, node: ast.expr, scope: Scope) -> list[Finding]:
+def _raising_parts(rule: str, node: ast.expr, scope: Scope, locate: Locate) -> list[Problem]:
     """Compute each largest constant part; report those that raise."""
     if scope.is_constant(node):
         try:
             scope.compute(node)
         except Exception as exc:  # the run would record this as the check's error
-            return [Finding(rule, f"{_short(ast.unparse(node))} cannot be computed: "
-                                  f"{_reason(exc)}")]
+            return [locate(rule, f"{_short(ast.unparse(node))} cannot be computed: "
+                                 f"{_reason(exc)}")]
         return []
     return [finding for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)
-            for finding in _raising_parts(rule, child, scope)]
+            for finding in _raising_parts(rule, child, scope, locate)]
 
 
 def _reason(exc: Exception) -> str:
@@ -181,31 +186,27 @@ def difference(values: ValueSet, removed: ValueSet) -> ValueSet:
     return intersection(values, complement(removed))
 
 
-def _comparison(op: type[ast.cmpop], bound: float | str) -> ValueSet:
+def _comparison(op: CompareOperator, bound: float | str) -> ValueSet:
     """The values v for which `v <op> bound` holds."""
     if isinstance(bound, str):  # a number never equals a string
-        return EVERYTHING if op is ast.NotEq else NOTHING
+        return EVERYTHING if op == "!=" else NOTHING
     if math.isnan(bound):
-        return EVERYTHING if op is ast.NotEq else NOTHING
+        return EVERYTHING if op == "!=" else NOTHING
     point = (Interval(bound, True, bound, True),)
-    sets: dict[type[ast.cmpop], ValueSet] = {
-        ast.Lt: (Interval(-INF, True, bound, False),),
-        ast.LtE: (Interval(-INF, True, bound, True),),
-        ast.Gt: (Interval(bound, False, INF, True),),
-        ast.GtE: (Interval(bound, True, INF, True),),
-        ast.Eq: point,
-        ast.NotEq: complement(point),
+    sets: dict[CompareOperator, ValueSet] = {
+        "<": (Interval(-INF, True, bound, False),),
+        "<=": (Interval(-INF, True, bound, True),),
+        ">": (Interval(bound, False, INF, True),),
+        ">=": (Interval(bound, True, INF, True),),
+        "==": point,
+        "!=": complement(point),
     }
     return union(sets[op])
 
 
-_FLIPPED: dict[type[ast.cmpop], type[ast.cmpop]] = {
-    ast.Lt: ast.Gt, ast.LtE: ast.GtE, ast.Gt: ast.Lt, ast.GtE: ast.LtE,
-    ast.Eq: ast.Eq, ast.NotEq: ast.NotEq,
-}
-_OPERATORS: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
-    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+_OPERATORS: dict[CompareOperator, Callable[[Any, Any], Any]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
 }
 
 
@@ -230,21 +231,19 @@ def matched_values(node: ast.expr, scope: Scope) -> ValueSet:
 
 
 def _pair(left: ast.expr, op: ast.cmpop, right: ast.expr, scope: Scope) -> ValueSet:
-    kind = type(op)
-    if kind not in _OPERATORS:
+    symbol = SYMBOLS.get(type(op))
+    if symbol is None:
         raise _Unknown
     if scope.is_constant(left) and scope.is_constant(right):
         try:
-            held = _OPERATORS[kind](_constant(left, scope), _constant(right, scope))
+            held = _OPERATORS[symbol](_constant(left, scope), _constant(right, scope))
         except TypeError:
             raise _Unknown from None
         return EVERYTHING if held else NOTHING
-    if _is_name(left, "value") and scope.is_constant(right):
-        return _comparison(kind, _bound(kind, right, scope))
-    if _is_name(right, "value") and scope.is_constant(left):
-        kind = _FLIPPED[kind]
-        return _comparison(kind, _bound(kind, left, scope))
-    raise _Unknown
+    oriented = orient(left, op, right)
+    if oriented is None or oriented.absolute or not scope.is_constant(oriented.bound):
+        raise _Unknown
+    return _comparison(oriented.operator, _bound(oriented.operator, oriented.bound, scope))
 
 
 def _constant(node: ast.expr, scope: Scope) -> Any:
@@ -254,9 +253,9 @@ def _constant(node: ast.expr, scope: Scope) -> Any:
         raise _Unknown from None
 
 
-def _bound(kind: type[ast.cmpop], node: ast.expr, scope: Scope) -> float | str:
+def _bound(op: CompareOperator, node: ast.expr, scope: Scope) -> float | str:
     bound = _constant(node, scope)
-    if isinstance(bound, str) and kind in (ast.Eq, ast.NotEq):
+    if isinstance(bound, str) and op in ("==", "!="):
         return bound
     if isinstance(bound, bool) or not isinstance(bound, int | float):
         raise _Unknown  # an ordering with a string raises: see string_ordering
@@ -271,14 +270,14 @@ def string_ordering(expression: Expression, scope: Scope) -> str | None:
     for every value.
     """
     node = expression.tree
-    if not isinstance(node, ast.Compare) or isinstance(node.ops[0], ast.Eq | ast.NotEq):
+    if not isinstance(node, ast.Compare):
         return None
-    left, right = node.left, node.comparators[0]
-    other = right if _is_name(left, "value") else left if _is_name(right, "value") else None
-    if other is None or not scope.is_constant(other):
+    oriented = orient(node.left, node.ops[0], node.comparators[0])
+    if oriented is None or oriented.operator in ("==", "!=") \
+            or not scope.is_constant(oriented.bound):
         return None
     try:
-        bound = scope.compute(other)
+        bound = scope.compute(oriented.bound)
     except Exception:  # reported by expression_errors
         return None
     return bound if isinstance(bound, str) else None
@@ -287,48 +286,53 @@ def string_ordering(expression: Expression, scope: Scope) -> str | None:
 # --- findings over a whole check ---------------------------------------------
 
 
-def threshold_findings(rules: Mapping[str, Expression], scope: Scope) -> list[Finding]:
+def threshold_findings(rules: Rules, scope: Scope, locate: Locate) -> list[Problem]:
     """Contradictions between the `pass`, `warn` and `fail` rules of one check."""
+    written: dict[str, Expression] = dict(rules.items())
     sets: dict[str, ValueSet] = {}
-    findings: list[Finding] = []
-    for rule, expression in rules.items():
+    findings: list[Problem] = []
+    for rule, expression in written.items():
         text = string_ordering(expression, scope)
         if text is not None:
-            findings.append(Finding(rule, f"expression {expression.text!r} orders the numeric "
-                                          f"value against the string {text!r}, which raises "
-                                          "at run time for every value"))
+            findings.append(locate(rule, f"expression {expression.text!r} orders the numeric "
+                                         f"value against the string {text!r}, which raises "
+                                         "at run time for every value"))
             continue
         with suppress(_Unknown):
             sets[rule] = matched_values(expression.tree, scope)
-    if findings or len(sets) != len(rules):
+    if findings or len(sets) != len(written):
         return findings  # a rule we cannot judge could change every conclusion below
-    return _contradictions(rules, sets)
+    return _contradictions(written, sets, locate)
 
 
-def _contradictions(rules: Mapping[str, Expression], sets: Mapping[str, ValueSet]
-                    ) -> list[Finding]:
-    findings: list[Finding] = []
+def _contradictions(rules: Mapping[str, Expression], sets: Mapping[str, ValueSet],
+                    locate: Locate) -> list[Problem]:
+    hint = _defaults_hint(rules)
+
+    def warning(rule: str, message: str) -> Problem:
+        return locate(rule, message, hint=hint, severity="warning")
+
+    findings: list[Problem] = []
     for rule, values in sets.items():
         if not values:
-            findings.append(_warning(rule, rules, f"{rule} never holds: no value satisfies "
-                                                  f"{rules[rule].text!r}"))
+            findings.append(warning(rule, f"{rule} never holds: no value satisfies "
+                                          f"{rules[rule].text!r}"))
     fail, warn = sets.get("fail", NOTHING), sets.get("warn", NOTHING)
     if "fail" in sets and warn and not difference(warn, fail):
-        findings.append(_warning("warn", rules, f"warn never applies: every value that "
-                                 f"matches {rules['warn'].text!r} also matches fail "
-                                 f"({rules['fail'].text!r}), which is checked first"))
+        findings.append(warning("warn", f"warn never applies: every value that "
+                                f"matches {rules['warn'].text!r} also matches fail "
+                                f"({rules['fail'].text!r}), which is checked first"))
     if "pass" in sets and sets["pass"] and not difference(sets["pass"], union(fail, warn)):
-        findings.append(_warning("pass", rules, "no value can pass: every value that meets "
-                                 f"{rules['pass'].text!r} matches fail or warn first"))
+        findings.append(warning("pass", "no value can pass: every value that meets "
+                                f"{rules['pass'].text!r} matches fail or warn first"))
     elif "pass" not in sets and union(fail, warn) == EVERYTHING:
-        findings.append(_warning("fail" if "fail" in sets else "warn", rules,
-                                 "no value can pass: every value matches fail or warn "
-                                 "(and there is no pass rule)"))
+        findings.append(warning("fail" if "fail" in sets else "warn",
+                                "no value can pass: every value matches fail or warn "
+                                "(and there is no pass rule)"))
     return findings
 
 
-def _warning(rule: str, rules: Mapping[str, Expression], message: str) -> Finding:
+def _defaults_hint(rules: Mapping[str, Expression]) -> str:
     reads_params = any(isinstance(n, ast.Name) and n.id != "value" and n.id not in _NOT_MEASURED
                        for e in rules.values() for n in ast.walk(e.tree))
-    hint = "judged with the params' defaults" if reads_params else ""
-    return Finding(rule, message, hint, severity="warning")
+    return "judged with the params' defaults" if reads_params else ""

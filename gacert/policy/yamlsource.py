@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from gacert.errors import Problem
+from gacert.sources.paths import format_path
 
 MAX_FILE_BYTES = 1024 * 1024  # a real policy is a few KiB; 1 MiB is absurd already
 MAX_NODES = 200_000  # values after alias expansion; ga.yaml has about 2,000
@@ -71,14 +72,6 @@ class Located:
                 severity: str = "error") -> Problem:
         line, column = self.position(path, key=key)
         return Problem(self.file, line, column, format_path(path), message, hint, severity)
-
-
-def format_path(path: PathKey) -> str:
-    """`("checks", 2, "pass")` -> `checks[2].pass`."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
 
 
 class YamlLoadError(Exception):

@@ -11,14 +11,18 @@ spike of one minute is still drawn while the SVG stays small.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gacert.document import CheckDocument, JsonNumber, ResultsDocument, SeriesDocument
-from gacert.model import ParamValue
-from gacert.policy.thresholds import Threshold, thresholds
-from gacert.report.reportdata import SEVERITY
+from gacert.document import (
+    CheckDocument,
+    JsonNumber,
+    ResultsDocument,
+    SeriesDocument,
+    ThresholdDocument,
+)
+from gacert.model import SEVERITY
 from gacert.timestamps import parse_timestamp
 
 WIDTH, HEIGHT = 720, 260
@@ -97,19 +101,16 @@ def build_charts(document: ResultsDocument) -> list[Chart]:
     window = document["window"]
     t0 = parse_timestamp(window["start"], "window.start").timestamp()
     t1 = parse_timestamp(window["end"], "window.end").timestamp()
-    params = document.get("params") or {}
-    return [build_chart(c, t0, t1, params) for c in document["checks"]
-            if c.get("mode") == "range"]
+    return [build_chart(c, t0, t1) for c in document["checks"] if c.get("mode") == "range"]
 
 
-def build_chart(check: CheckDocument, t0: float, t1: float,
-                params: Mapping[str, ParamValue]) -> Chart:
+def build_chart(check: CheckDocument, t0: float, t1: float) -> Chart:
     series = sorted(check.get("series") or (), key=_rank)
     drawn = series[:MAX_SERIES]
     points = [[(float(t), _finite(v)) for t, v in s.get("points") or ()] for s in drawn]
-    limits = thresholds(check.get("rules") or {}, params)
+    limits = check["thresholds"]
     values = [v for line in points for _, v in line if v is not None]
-    scale = _Scale(t0, max(t1, t0 + 1), *_value_range(values, [t.value for t in limits]))
+    scale = _Scale(t0, max(t1, t0 + 1), *_value_range(values, [t["value"] for t in limits]))
     unit = check.get("unit") or ""
     precision = int(check.get("precision", 2))
     return Chart(
@@ -119,7 +120,7 @@ def build_chart(check: CheckDocument, t0: float, t1: float,
         lines=tuple(Line(i, _series_label(s), s["status"], _segments(p, scale))
                     for i, (s, p) in enumerate(zip(drawn, points, strict=True))),
         rules=tuple(_rule(t, scale, unit, precision) for t in limits
-                    if scale.v0 <= t.value <= scale.v1),
+                    if scale.v0 <= t["value"] <= scale.v1),
         x_ticks=_time_ticks(scale), y_ticks=_value_ticks(scale),
         start=_clock(t0, "%Y-%m-%d %H:%M UTC"), end=_clock(t1, "%Y-%m-%d %H:%M UTC"),
         hidden_series=len(series) - len(drawn), empty=not values)
@@ -194,11 +195,11 @@ def _extremes(column: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return sorted({low, high}, key=lambda p: p[0])
 
 
-def _rule(threshold: Threshold, scale: _Scale, unit: str, precision: int) -> Rule:
-    shown = f"{threshold.value:,.{precision}f}" + (f" {unit}" if unit else "")
-    symbol = _SYMBOLS.get(threshold.operator, threshold.operator)
-    return Rule(threshold.rule, f"{threshold.rule} {symbol} {shown}",
-                round(scale.y(threshold.value), 1))
+def _rule(threshold: ThresholdDocument, scale: _Scale, unit: str, precision: int) -> Rule:
+    shown = f"{threshold['value']:,.{precision}f}" + (f" {unit}" if unit else "")
+    symbol = _SYMBOLS.get(threshold["operator"], threshold["operator"])
+    return Rule(threshold["rule"], f"{threshold['rule']} {symbol} {shown}",
+                round(scale.y(threshold["value"]), 1))
 
 
 def _value_ticks(scale: _Scale) -> tuple[Tick, ...]:

@@ -29,8 +29,9 @@ from markupsafe import Markup, escape
 
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
-from gacert.formatting import format_value
+from gacert.formatting import format_value, labels_text
 from gacert.fsutil import open_beneath, open_regular
+from gacert.model import Policy
 from gacert.redact import printable, redact_text
 from gacert.report import reportdata
 from gacert.report.budget import DEFAULT_RENDER_TIMEOUT, BoundedSandbox, render_bounded
@@ -39,6 +40,8 @@ from gacert.report.budget import DEFAULT_RENDER_TIMEOUT, BoundedSandbox, render_
 # report once it is rendered to HTML (see gacert.report.html).
 BUILTIN_TEMPLATES = {"report": "report.md.j2", "ga_day": "ga_day.md.j2",
                      "html": "ga_day.html.j2", "email": "email.txt.j2"}
+# Built-in only: what a re-grade changed, and `gacert diff --format markdown`.
+REGRADE_TEMPLATE, DIFF_TEMPLATE = "regrade_diff.md.j2", "policy_diff.md.j2"
 BUILTIN_PREFIX = "builtin/"
 MAX_TEMPLATE_BYTES = 1024 * 1024
 PACKAGED_TEMPLATES = "templates"  # where a package keeps its policy's own templates
@@ -76,10 +79,6 @@ def code_fence(text: Any, info: str = "") -> str:
     return f"{fence}{info}\n{body}\n{fence}"
 
 
-def labels_text(labels: Mapping[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
-
-
 def hours(seconds: Any) -> str:
     """A duration in hours, without a useless fraction: 24 h, 1.5 h."""
     value = round(float(seconds) / 3600, 2)
@@ -100,9 +99,9 @@ class Templates:
         return f"policy/{kind}" if kind in self.overrides else BUILTIN_TEMPLATES[kind]
 
 
-def policy_templates(policy_path: str, named: Mapping[str, str]) -> Templates:
-    """The templates a policy names (`report.templates`), written relative to the
-    policy file: a policy the user runs or gives with `--policy` is trusted like code."""
+def templates_beside(policy_path: str, named: Mapping[str, str]) -> Templates:
+    """The templates a policy file names (`report.templates`), written relative to it:
+    a policy the user runs or gives with `--policy` is trusted like code."""
     base = os.path.dirname(policy_path)
     return Templates({kind: os.path.normpath(os.path.join(base, path))
                       for kind, path in named.items()})
@@ -129,6 +128,12 @@ def packaged_templates(package_dir: str, named: Mapping[str, str]) -> Templates:
                               ) from None
         found[kind] = os.path.join(package_dir, name)
     return Templates(found, confined=True)
+
+
+def policy_templates(policy: Policy) -> Templates:
+    """The policy's own templates, their paths made relative to the working directory
+    (they are written relative to the policy file)."""
+    return templates_beside(policy.path, policy.report_templates)
 
 
 class _Loader(jinja2.BaseLoader):
@@ -306,7 +311,7 @@ _CHECK_DEFAULTS: dict[str, Any] = {
     "description": "", "section": None, "source": "", "gate": True, "tags": [], "precision": 2,
     "decided_by": None, "expression": None, "no_data": "no_data", "mode": "instant",
     "over_time": None, "series_reduction": "each", "warnings": [], "duration_seconds": 0.0,
-    "measurements": {}, "evidence": {},
+    "measurements": {}, "evidence": {}, "slo": None,
 }
 
 
@@ -362,3 +367,21 @@ def render_email(document: ResultsDocument, templates: Templates | None = None,
     """The plain-text email summary; `files` are the reports written beside it."""
     return render_template("email", templates or Templates(), files=files,
                            **markdown_context(document))
+
+
+def render_regrade_diff(document: ResultsDocument) -> str:
+    """REGRADE_DIFF.md: the checks a re-grade changed, from its `regrade` record."""
+    return _render_builtin(REGRADE_TEMPLATE, doc=complete(document))
+
+
+def render_policy_diff(diff: Mapping[str, Any], evidence: Mapping[str, Any] | None) -> str:
+    """`gacert diff --format markdown`: a policy diff (and, with evidence, what flips)
+    as Markdown for a pull request comment."""
+    return _render_builtin(DIFF_TEMPLATE, diff=diff, evidence=evidence)
+
+
+def _render_builtin(name: str, **context: Any) -> str:
+    try:
+        return _environment(Templates(), html=False).get_template(name).render(**context)
+    except jinja2.TemplateError as exc:
+        raise OutputError(f"report template {name}: {exc}") from None

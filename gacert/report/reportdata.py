@@ -2,24 +2,18 @@
 
 Templates decide what to show and how; the few things that are awkward to
 compute in a template (grouping checks by tag or by service, error budgets
-from the rules) are computed here, from the results document only.
+of declared SLOs, how a probe measured) are computed here, from the results
+document only.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gacert.document import CheckDocument, JsonNumber, ResultsDocument, ThresholdDocument
-from gacert.model import ParamValue
-from gacert.policy.thresholds import thresholds
-
-# Worst first, as a check with `series: each` ranks its series.
-SEVERITY = ("fail", "error", "no_data", "warn", "pass")
-# A tag that names an issue, such as tars-1001: a hotfix the GA day validates.
-_ISSUE_KEY = re.compile(r"^[a-z][a-z0-9]*-[0-9]+$")
+from gacert.model import SEVERITY
 
 Check = CheckDocument
 
@@ -45,21 +39,6 @@ def not_passing(checks: Iterable[Check]) -> list[Check]:
 def range_checks(document: ResultsDocument) -> list[Check]:
     """The range checks, which have points over the window and get charts."""
     return [c for c in document["checks"] if c.get("mode") == "range"]
-
-
-def hotfixes(document: ResultsDocument) -> list[dict[str, Any]]:
-    """The hotfixes the GA day validates, each with the checks tagged with its key.
-
-    The policy label `hotfixes` names them ("TARS-1001, TARS-1002"); without
-    it, every tag that looks like an issue key (tars-1001) is one.
-    """
-    label = (document["policy"].get("labels") or {}).get("hotfixes", "")
-    keys = [k for k in re.split(r"[\s,]+", label) if k]
-    if not keys:
-        tags = {t for c in document["checks"] for t in c.get("tags") or ()}
-        keys = sorted(t.upper() for t in tags if _ISSUE_KEY.match(t))
-    return [{"key": key, "tag": key.lower(), "checks": tagged(document["checks"], key.lower())}
-            for key in keys]
 
 
 def services(document: ResultsDocument, label: str = "service") -> list[dict[str, Any]]:
@@ -96,59 +75,123 @@ def _value(value: JsonNumber | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def error_budget(check: Check, params: Mapping[str, ParamValue],
-                 window_seconds: float) -> dict[str, Any] | None:
-    """The error budget of a percentage objective, or None when the rules give none.
+def selected(document: Mapping[str, Any], part: Mapping[str, Any]) -> list[Check]:
+    """The checks a report part is about: those its `select` names (all, gate,
+    slo: those that declare an SLO), narrowed to its `tags` when it has any."""
+    select = part.get("select") or "all"
+    checks = [c for c in document["checks"] if _chosen(c, select)]
+    return tagged(checks, *part["tags"]) if part.get("tags") else checks
 
-    `value >= 99.9` (higher is better) allows 0.1 % of bad; `value >= 0.1` as
-    a fail rule (lower is better) allows 0.1 %. Spent is how much of that the
-    window used, as a share of the budget (over 100 when it is exhausted).
+
+def _chosen(check: Check, select: str) -> bool:
+    if select == "gate":
+        return bool(check.get("gate", True))
+    if select == "slo":
+        return check.get("slo") is not None
+    return True
+
+
+def error_budget(check: Check, window_seconds: float) -> dict[str, Any] | None:
+    """The error budget of a check that declares an SLO, or None when it declares none.
+
+    An objective of 99.9 (percent of good) allows 0.1 % of bad. The bad share
+    is 100 - value for a check whose value is the good share (availability)
+    and the value itself for one whose value is the bad share (error rate).
+    Spent is how much of the budget the window used (over 100 when exhausted).
     """
-    if check.get("unit") != "%":
+    slo = check.get("slo")
+    if not slo:
         return None
-    target = _objective(check, params)
-    if target is None:
-        return None
-    direction, bound = target
-    budget = 100 - bound if direction == "min" else bound
-    if not 0 < budget < 100:
-        return None
+    budget = 100 - float(slo["objective"])
     actual = _value(check.get("value"))
-    used = None if actual is None else (100 - actual if direction == "min" else actual)
-    spent = None if used is None else max(used, 0.0) / budget * 100
-    return {"check": check, "direction": direction, "target": bound, "budget": budget,
-            "allowed_seconds": budget / 100 * window_seconds, "used": used, "spent": spent,
+    bad = None if actual is None else (actual if slo.get("value") == "bad" else 100 - actual)
+    spent = None if bad is None else max(bad, 0.0) / budget * 100
+    return {"check": check, "value": slo.get("value", "good"),
+            "objective": float(slo["objective"]), "budget": budget,
+            "allowed_seconds": budget / 100 * window_seconds, "bad": bad, "spent": spent,
             "remaining": None if spent is None else max(100 - spent, 0.0)}
 
 
-def _objective(check: Check, params: Mapping[str, ParamValue]) -> tuple[str, float] | None:
-    """("min", T) for an objective value >= T, ("max", T) for value < T."""
-    for threshold in thresholds(check.get("rules") or {}, params):
-        passes_above = threshold.operator in (">=", ">")
-        if threshold.rule == "pass":
-            return ("min" if passes_above else "max"), threshold.value
-        if threshold.rule == "fail":
-            return ("max" if passes_above else "min"), threshold.value
-    return None
-
-
-def error_budgets(document: ResultsDocument, *tags: str) -> list[dict[str, Any]]:
-    """Error budgets of the percentage checks tagged with any of `tags`."""
+def error_budgets(document: ResultsDocument, checks: Iterable[Check]) -> list[dict[str, Any]]:
+    """Error budgets of those of `checks` that declare an SLO."""
     window = float(document["window"]["duration_seconds"])
-    found = (error_budget(c, document.get("params") or {}, window)
-             for c in tagged(document["checks"], *tags))
+    found = (error_budget(c, window) for c in checks)
     return [b for b in found if b is not None]
 
 
-def rule_thresholds(check: Check, params: Mapping[str, ParamValue]) -> list[ThresholdDocument]:
-    """The check's thresholds as plain mappings, for templates."""
-    return [{"rule": t.rule, "operator": t.operator, "value": t.value,
-             "expression": t.expression}
-            for t in thresholds(check.get("rules") or {}, params)]
+def measured(check: Check, document: Mapping[str, Any]) -> dict[str, Any]:
+    """How a check's value was measured, as `how`:
+
+    - "window": by a query over the GA window (Prometheus and other query
+      sources, which record no measurements);
+    - "probe": by a probe (http, websocket, command) once, while the run
+      happened, with how many requests or reconnects it made (`count`, `noun`);
+    - "file": read from a file made elsewhere (`path`, `modified`).
+    """
+    evidence = check.get("evidence") or {}
+    if _source_type(check, document) == "file":
+        return {"how": "file", "path": evidence.get("path"), "modified": evidence.get("modified")}
+    measurements = check.get("measurements") or {}
+    if not measurements:
+        return {"how": "window"}
+    count, noun = _probe_count(measurements)
+    return {"how": "probe", "count": count, "noun": noun,
+            "started_at": evidence.get("started_at"), "seconds": evidence.get("duration_s")}
+
+
+def _source_type(check: Check, document: Mapping[str, Any]) -> str:
+    return next((str(s.get("type")) for s in document.get("sources") or ()
+                 if s.get("id") == check.get("source")), "")
+
+
+def _probe_count(measurements: Mapping[str, Any]) -> tuple[Any, str]:
+    """How many requests (http) or reconnects (websocket) a probe made."""
+    for noun in ("requests", "reconnects"):
+        counts = measurements.get(noun)
+        if isinstance(counts, Mapping) and counts.get("total") is not None:
+            return counts["total"], noun
+    return None, ""
+
+
+def measured_counts(document: Mapping[str, Any], checks: Iterable[Check]) -> dict[str, int]:
+    """How many of `checks` were measured each way (see `measured`)."""
+    counts = {"window": 0, "probe": 0, "file": 0}
+    for check in checks:
+        counts[measured(check, document)["how"]] += 1
+    return counts
+
+
+def ga_day_sections(document: Mapping[str, Any],
+                    generic: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The GA Day report's sections: the policy's when it declares them, else the
+    template's `generic` ones; every part with every key present."""
+    declared = (document["policy"].get("ga_day") or {}).get("sections") or generic
+    return [{"title": s["title"], "text": s.get("text", ""),
+             "parts": [{**PART_DEFAULTS, **p} for p in s.get("parts", ())]}
+            for s in declared]
+
+
+# Each key of a GA Day report part with the value that means "not given"
+# (the defaults of gacert.model.ReportPart).
+PART_DEFAULTS: dict[str, Any] = {
+    "title": "", "text": "", "show": "", "select": "all", "tags": [], "fill": "",
+    "label": "", "fields": {}, "events": [], "roles": [],
+}
+
+
+def rule_thresholds(check: Check, params: Mapping[str, Any] | None = None
+                    ) -> list[ThresholdDocument]:
+    """The check's thresholds, as evaluation computed them with the run's params.
+
+    `params` is not read (the thresholds were computed when the check was
+    evaluated); templates that pass them keep working."""
+    return list(check.get("thresholds") or [])
 
 
 TEMPLATE_HELPERS = {
     "worst": worst, "not_passing": not_passing, "range_checks": range_checks,
-    "hotfixes": hotfixes, "services": services, "tag_counts": tag_counts,
+    "services": services, "tag_counts": tag_counts, "selected": selected,
     "error_budgets": error_budgets, "rule_thresholds": rule_thresholds,
+    "measured": measured, "measured_counts": measured_counts,
+    "ga_day_sections": ga_day_sections,
 }

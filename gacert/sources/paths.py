@@ -50,8 +50,20 @@ def _finish_key(chars: list[str], was_quoted: bool, text: str) -> str:
     return key
 
 
-def format_path(path: Sequence[str]) -> str:
-    return ".".join(f'"{key}"' if _needs_quotes(key) else key for key in path)
+def format_path(path: Sequence[str | int]) -> str:
+    """Keys joined by dots, quoted where parse_path needs it: `metrics."a.b".avg`.
+
+    Integers are positions in a list of a policy document, written `[2]`:
+    `checks[2].pass` names the pass rule of the third check in a problem.
+    """
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            key = f'"{part}"' if _needs_quotes(part) else part
+            text += f".{key}" if text else key
+    return text
 
 
 def _needs_quotes(key: str) -> bool:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from gacert.errors import SourceError
 from gacert.model import Fetched, Query, Series
+from gacert.quantiles import percentile
 from gacert.sources.paths import PathError, as_number, leaf_paths, parse_path, resolve
 
 T = TypeVar("T")
@@ -117,11 +118,6 @@ def timestamp(moment: datetime) -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of sorted samples, as evaluate's p50..p99 reductions."""
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def summary(samples: Sequence[float]) -> dict[str, float]:
