@@ -264,7 +264,8 @@ def _describe(text: str) -> str:
 
 def _redact_arg(arg: str) -> str:
     """An argument for people: a url (`--url=https://h/?token=...` too) through the one
-    url redaction, a `--password=...` option without its value."""
-    if "://" in arg:
+    url redaction, a `--password=...` option without its value, and the urls and
+    `Bearer` tokens inside a shell command line."""
+    if "://" in arg and " " not in arg:
         return redact_url(arg)
-    return _SECRET_OPTION.sub(rf"\1{REDACTED}", arg)
+    return redact_text(_SECRET_OPTION.sub(rf"\1{REDACTED}", arg))
