@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from gacert.errors import OutputError
@@ -47,8 +48,8 @@ class BoundedSandbox(SandboxedEnvironment):
             _check_product(left, right)
         elif operator == "**" and _is_number(right) and abs(right) > MAX_EXPONENT \
                 and _is_number(left) and abs(left) > 1:
-            raise OutputError(f"a power with exponent {right} is refused in a template "
-                              f"(at most {MAX_EXPONENT})")
+            raise SecurityError(f"a power with exponent {right} is refused in a template "
+                                f"(at most {MAX_EXPONENT})")
         return super().call_binop(context, operator, left, right)
 
 
@@ -60,8 +61,8 @@ def _check_product(left: Any, right: Any) -> None:
     for sequence, count in ((left, right), (right, left)):
         if isinstance(sequence, str | list | tuple) and isinstance(count, int) \
                 and len(sequence) * count > MAX_SEQUENCE_PRODUCT:
-            raise OutputError(f"repeating {len(sequence):,} items {count:,} times is refused "
-                              f"in a template (at most {MAX_SEQUENCE_PRODUCT:,})")
+            raise SecurityError(f"repeating {len(sequence):,} items {count:,} times is "
+                                f"refused in a template (at most {MAX_SEQUENCE_PRODUCT:,})")
 
 
 class _Deadline:
