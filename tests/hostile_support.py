@@ -94,43 +94,39 @@ def outside(tmp_path: Path) -> Path:
     return directory
 
 
+def _policy(directory: Path, name: str, sources: str, checks: str) -> Path:
+    path = directory / name
+    path.write_text(f"version: 1\nname: hostile\nsources:\n{sources}checks:\n{checks}")
+    return path
+
+
 def command_policy(directory: Path, *, extra_sources: str = "", extra_checks: str = "",
                    name: str = "p.yaml") -> Path:
     """A policy whose one check runs `true`: a run without any server."""
-    path = directory / name
-    path.write_text(f"""\
-version: 1
-name: hostile
-sources:
+    return _policy(directory, name, f"""\
   sh:
     type: command
     command: ["true"]
-{extra_sources}checks:
+{extra_sources}""", f"""\
   - id: runs
     source: sh
     query: exit_code
     fail: value != 0
 {extra_checks}""")
-    return path
 
 
 def prometheus_policy(directory: Path, url: str, *, settings: str = "",
                       name: str = "p.yaml") -> Path:
     """A policy with one instant query against the Prometheus API at `url`."""
-    path = directory / name
-    path.write_text(f"""\
-version: 1
-name: hostile
-sources:
+    return _policy(directory, name, f"""\
   prom:
     type: prometheus
     url: {url}
     retries: 0
     timeout: 5s
-{settings}checks:
+{settings}""", """\
   - id: up
     source: prom
     query: up
     fail: value < 1
 """)
-    return path

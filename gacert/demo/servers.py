@@ -37,7 +37,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -204,7 +204,32 @@ class HttpBehaviour:
     fail_status: int = 500
 
 
-class HttpServer(_Base):
+class _ThreadingHttp(_Base):
+    """The standard library's threading HTTP server on 127.0.0.1, in a daemon thread;
+    subclasses give the handler."""
+
+    def __init__(self, port: int = 0) -> None:
+        self._httpd = ThreadingHTTPServer((HOST, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self.port: int = self._httpd.server_address[1]
+        # A short poll interval makes stop() quick.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
+                                        daemon=True)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)
+
+
+class HttpServer(_ThreadingHttp):
     """The standard library's threading HTTP server, answering as its behaviour says.
 
     `/api/health` always answers `{"status": "ok", ...}` as JSON, so that JSON
@@ -216,25 +241,11 @@ class HttpServer(_Base):
         self.requests = 0
         self.seen_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((HOST, port), self._handler_class())
-        self._httpd.daemon_threads = True
-        self.port: int = self._httpd.server_address[1]
-        # A short poll interval makes stop() quick.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                                        daemon=True)
+        super().__init__(port)
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}/"
-
-    def start(self) -> HttpServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
 
     def _count(self, headers: dict[str, str]) -> int:
         with self._lock:
@@ -373,7 +384,7 @@ def _vector(samples: list[tuple[dict[str, str], str]]) -> bytes:
                        "data": {"resultType": "vector", "result": result}}).encode()
 
 
-class FaultyPrometheus(_Base):
+class FaultyPrometheus(_ThreadingHttp):
     """Answers every query of the Prometheus API with the fault it was made with.
 
     `huge_bytes` sizes the huge answer (a valid vector whose one label value is
@@ -390,25 +401,15 @@ class FaultyPrometheus(_Base):
         self.bomb = gzip_bomb(bomb_bytes) if fault == "bomb" else b""
         self.requests = 0
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer((HOST, 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self.port: int = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                                        daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self) -> FaultyPrometheus:
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
+        self._stopping.set()  # ends a slow answer's drip
+        super().stop()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

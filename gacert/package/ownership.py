@@ -123,12 +123,14 @@ def remove_stale(directory: str, previous: Mapping[str, str], kept: Collection[s
     """Remove the files of the earlier package that the new one does not have, each only
     when it is unchanged, regular and reached without a link (see the module doc)."""
     for name in sorted(set(previous) - set(kept)):
-        if _unchanged(directory, name, previous[name]):
+        if unchanged(directory, name, previous[name]):
             unlink_beneath(directory, name)
             _remove_empty_parents(directory, name)
 
 
-def _unchanged(directory: str, name: str, digest: str) -> bool:
+def unchanged(directory: str, name: str, digest: str) -> bool:
+    """Whether the file `name` in `directory` is a regular file, reached without a
+    link, whose SHA-256 is `digest`."""
     try:
         with open_beneath(directory, name) as stream:
             return sha256_stream(stream) == digest

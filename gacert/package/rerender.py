@@ -16,7 +16,8 @@ from gacert.errors import OutputError
 from gacert.fsutil import open_beneath
 from gacert.package.artifacts import ARTIFACTS_DIR, Artifact
 from gacert.package.build import Package, PackageOptions, write_package
-from gacert.package.manifest import MANIFEST_NAME, parse_manifest, sha256_stream
+from gacert.package.manifest import MANIFEST_NAME, parse_manifest
+from gacert.package.ownership import unchanged
 
 
 def kept_artifacts(results_path: str) -> tuple[Artifact, ...]:
@@ -40,20 +41,12 @@ def kept_artifacts(results_path: str) -> tuple[Artifact, ...]:
     for name, digest in sorted(listed.items()):
         if not name.startswith(ARTIFACTS_DIR + "/"):
             continue
-        if not _unchanged(root, name, digest):
+        if not unchanged(root, name, digest):
             raise OutputError(f"{os.path.join(root, name)}: changed, missing or not a plain "
                               "file since the package was made; check it with: "
                               f"gacert verify {root}")
         kept.append(Artifact(os.path.join(root, name), name, beneath=root))
     return tuple(kept)
-
-
-def _unchanged(root: str, name: str, digest: str) -> bool:
-    try:
-        with open_beneath(root, name) as stream:
-            return sha256_stream(stream) == digest
-    except OSError:
-        return False
 
 
 def rerender(results_path: str, output_dir: str, options: PackageOptions) -> Package:
