@@ -164,6 +164,7 @@ class CheckDocument(TypedDict):
     evidence: NotRequired[dict[str, Any]]
     thresholds: list[ThresholdDocument]
     slo: NotRequired[SloDocument | None]
+    line: NotRequired[int]  # where the check starts in the policy file; 0 when unknown
 
 
 class FieldChangeDocument(TypedDict):

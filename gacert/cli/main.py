@@ -14,15 +14,16 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from gacert import __version__
-from gacert.errors import GacertError, OutputError, PolicyError, UsageError
+from gacert.errors import GacertError, OutputError, PolicyError, Problem, UsageError
 from gacert.redact import printable
 
 if TYPE_CHECKING:
+    from gacert.cli.validation import FileReport
     from gacert.document import ResultsDocument
     from gacert.model import Policy
     from gacert.package.build import PackageOptions
@@ -62,6 +63,16 @@ package_options = [
 ]
 
 
+publish_options = [
+    click.option("--junit", "junit", metavar="FILE", type=click.Path(dir_okay=False),
+                 help="Also write JUnit XML to FILE: one testcase per check, for CI test "
+                      "viewers."),
+    click.option("--format", "output_format", type=click.Choice(["text", "json"]),
+                 default="text", show_default=True,
+                 help="text: for people; json: one stable JSON object on standard output "
+                      "for CI systems (docs/ci.md)."),
+]
+
 # Commands that end with a verdict (run, regrade) exit with it.
 verdict_options = [
     click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail",
@@ -70,10 +81,15 @@ verdict_options = [
 ]
 
 
-def _exit_with_verdict(document: ResultsDocument, fail_on: str) -> NoReturn:
+def exit_code(document: ResultsDocument, fail_on: str) -> int:
     """0 pass (or warn), 1 fail (or warn with --fail-on warn), 3 error."""
-    sys.exit(1 if document["status"] == "warn" and fail_on == "warn"
-             else document["exit_code"])
+    if document["status"] == "warn" and fail_on == "warn":
+        return 1
+    return document.get("exit_code", EXIT_COULD_NOT_EVALUATE)
+
+
+def _exit_with_verdict(document: ResultsDocument, fail_on: str) -> NoReturn:
+    sys.exit(exit_code(document, fail_on))
 
 
 def _package_options(artifacts: tuple[str, ...], certify_only: bool,
@@ -152,13 +168,14 @@ def cli() -> None:
 @click.option("-o", "--output", default="gacert-out", show_default=True, metavar="DIR",
               help="The package directory: results.json, reports, policy, manifest.")
 @_with_options(package_options)
+@_with_options(publish_options)
 @_with_options(verdict_options)
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
         certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
-        render_timeout: str, pdf_max_checks: int, fail_on: str, quiet: bool,
-        verbose: bool) -> None:
+        render_timeout: str, pdf_max_checks: int, junit: str | None, output_format: str,
+        fail_on: str, quiet: bool, verbose: bool) -> None:
     """Evaluate POLICY over a window; write the certification package; exit with the verdict.
 
     The package directory (--output) gets results.json, the reports (report.md,
@@ -166,8 +183,15 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     certification_metadata.json and MANIFEST.sha256; DIR.tar.gz beside it
     holds the same files. Exit codes: 0 pass (or warn), 1 fail (or warn with
     --fail-on warn), 2 invalid policy or usage, 3 could not evaluate.
+
+    In GitHub Actions (GITHUB_ACTIONS=true) it also writes the job summary
+    ($GITHUB_STEP_SUMMARY), the step outputs ($GITHUB_OUTPUT: verdict,
+    exit_code, failing_checks, package, tarball, report, results, junit) and
+    an annotation at the policy line of each check that does not pass.
     """
-    from gacert.cli.summary import Progress, print_summary
+    from gacert.cli.summary import Progress, print_json, print_summary
+    from gacert.publish.outputs import PublishOptions, publish_outputs
+    from gacert.publish.summary import RunSummary
     from gacert.run import RunOptions, execute
 
     package = _package_options(artifacts, certify_only, tarball_path, no_pdf, allow_nonempty,
@@ -179,41 +203,70 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
         result = execute(options, progress.update)
     finally:
         progress.close()
-    print_summary(result, quiet=quiet, verbose=verbose)
-    _exit_with_verdict(result.document, fail_on)
+    code = exit_code(result.document, fail_on)
+    package_dir = result.package.directory if result.package else output
+    summary = RunSummary(result.document, code, result.results_path, package_dir,
+                         result.package.tarball if result.package else None, junit)
+    if output_format == "json":
+        print_json(summary)
+    else:
+        print_summary(result, quiet=quiet, verbose=verbose)
+    publish_outputs(summary, PublishOptions(junit=junit), os.environ,
+                    sys.stderr if output_format == "json" else sys.stdout)
+    sys.exit(code)
 
 
 @cli.command()
 @click.argument("policies", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text: file:line:col: path: message; json: for tools.")
-@click.option("-q", "--quiet", is_flag=True, help="Print problems only, not a line per valid file.")
-def validate(policies: tuple[str, ...], output_format: str, quiet: bool) -> None:
+@click.option("--skip-non-policies", is_flag=True,
+              help="Check only the files that are gacert policies by their content (top-level "
+                   "checks and sources keys, or a yaml-language-server modeline naming the "
+                   "gacert schema); name every other file as skipped, with the reason. For "
+                   "hooks that see every YAML file of a repository.")
+@click.option("--strict", "--fail-on-warning", "strict", is_flag=True,
+              help="Warnings make a file invalid too (exit 2). Notes never do.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print problems only, not a line per valid or skipped file.")
+def validate(policies: tuple[str, ...], output_format: str, skip_non_policies: bool,
+             strict: bool, quiet: bool) -> None:
     """Check POLICIES against the schema and for meaning; exit 0 if all are valid, else 2.
 
     Every problem in every file is reported, located at the YAML node at fault:
     schema, YAML, PromQL of every query, expressions and the names they use,
     thresholds that contradict each other, params, durations, sources, report
-    sections and templates. Warnings are printed but do not make a file invalid.
+    sections and templates. Warnings are printed but do not make a file invalid
+    unless --strict; notes say what could not be checked (MetricsQL queries).
+    In GitHub Actions each problem is also an annotation at its line.
     """
-    from gacert.policy.load import check_policy_file
+    from gacert.cli.validation import validate_file
 
-    report: list[dict[str, Any]] = []
-    for path in policies:
-        policy, problems = check_policy_file(path, _template_problem)
-        errors = sum(p.severity == "error" for p in problems)
-        report.append({"file": path, "valid": policy is not None, "errors": errors,
-                       "warnings": len(problems) - errors,
-                       "problems": [p.__dict__ for p in problems]})
+    report = [validate_file(path, _template_problem, skip_non_policies=skip_non_policies,
+                            strict=strict) for path in policies]
+    for entry in report:
         if output_format == "text":
-            for problem in problems:
-                click.echo(printable(problem.format()), err=problem.severity == "error")
-            if policy is not None and not quiet:
-                click.echo(f"{path}: valid ({len(policy.checks)} checks)")
-    invalid = [entry for entry in report if not entry["valid"]]
+            _print_validation(entry, quiet)
+    _annotate([p for entry in report for p in entry.problems],
+              sys.stderr if output_format == "json" else sys.stdout)
+    invalid = [entry for entry in report if not entry.valid]
     if output_format == "json":
-        click.echo(json.dumps({"valid": not invalid, "files": report}, indent=2))
+        click.echo(json.dumps({"valid": not invalid,
+                               "files": [entry.to_json() for entry in report]}, indent=2))
     sys.exit(EXIT_USAGE if invalid else 0)
+
+
+def _print_validation(entry: FileReport, quiet: bool) -> None:
+    for problem in entry.problems:
+        click.echo(printable(problem.format()), err=problem.severity == "error")
+    if quiet:
+        return
+    if entry.skipped:
+        click.echo(f"{entry.file}: skipped, {entry.skip_reason}")
+    elif entry.valid:
+        click.echo(f"{entry.file}: valid ({entry.checks} checks)")
+    elif entry.errors == 0:
+        click.echo(f"{entry.file}: invalid under --strict ({entry.warnings} warnings)")
 
 
 @cli.command()
@@ -476,6 +529,7 @@ def main() -> None:
     except PolicyError as exc:
         for problem in exc.problems:
             click.echo(printable(problem.format()), err=True)
+        _annotate(exc.problems)
         _fail("the policy is invalid", EXIT_USAGE)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -495,6 +549,16 @@ def main() -> None:
             traceback.print_exc()
         _fail(f"internal error: {type(exc).__name__}: {exc} "
               "(set GACERT_DEBUG=1 for a traceback and report it)", EXIT_COULD_NOT_EVALUATE)
+
+
+def _annotate(problems: list[Problem], stream: TextIO | None = None) -> None:
+    """In GitHub Actions, each policy problem as an annotation at its line."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    from gacert.publish.commands import problem_annotations
+
+    for line in problem_annotations(problems, os.environ.get("GITHUB_WORKSPACE")):
+        print(line, file=stream or sys.stdout)
 
 
 def _template_problem(kind: str, path: str) -> str:

@@ -3,6 +3,7 @@ the package written and the outcome of a verification."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -16,6 +17,7 @@ from gacert.model import Outcome, Policy
 from gacert.package.build import Package
 from gacert.package.verify import Verification
 from gacert.policy.variables import format_param
+from gacert.publish.summary import RunSummary
 from gacert.redact import printable
 from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
@@ -64,6 +66,11 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
         click.echo(f"results: {_shown(result.results_path)}")
         if result.package is not None:
             print_package(result.package)
+
+
+def print_json(summary: RunSummary) -> None:
+    """The stable JSON of `--format json`, alone on standard output."""
+    click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
 
 
 def _size(size: int) -> str:

@@ -194,7 +194,8 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
     window = data.get("window", {})
     sections_data = data.get("report", {}).get("sections", [])
     section_of = {cid: s["id"] for s in sections_data for cid in s["checks"]}
-    checks = tuple(_build_check(c, section_of.get(c["id"], OTHER_SECTION_ID), rules[i])
+    checks = tuple(_build_check(c, section_of.get(c["id"], OTHER_SECTION_ID), rules[i],
+                                doc.position(("checks", i))[0])
                    for i, c in enumerate(data["checks"]))
     sections = [Section(s["id"], s.get("title", s["id"]), s.get("description", ""),
                         tuple(s["checks"])) for s in sections_data]
@@ -242,7 +243,7 @@ def _build_param(name: str, value: Any) -> Param:
     return Param(name, value)
 
 
-def _build_check(data: Mapping[str, Any], section: str, rules: Rules) -> Check:
+def _build_check(data: Mapping[str, Any], section: str, rules: Rules, line: int) -> Check:
     return Check(
         id=data["id"], title=data.get("title", data["id"]),
         description=data.get("description", ""), source=data["source"],
@@ -252,7 +253,7 @@ def _build_check(data: Mapping[str, Any], section: str, rules: Rules) -> Check:
         rules=rules,
         no_data=data.get("no_data", "no_data"), gate=data.get("gate", True),
         tags=tuple(data.get("tags", ())), section=section,
-        slo=_build_slo(data.get("slo")),
+        slo=_build_slo(data.get("slo")), line=line,
     )
 
 

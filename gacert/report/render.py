@@ -242,15 +242,20 @@ def _cached_environment(overrides: tuple[tuple[str, str], ...], confined: bool,
 def render_template(kind: str, templates: Templates, *, html: bool = False,
                     **context: Any) -> str:
     """Render the template of `kind`; any error names the template file and line."""
-    name = templates.name(kind)
+    return _render(templates.name(kind), templates, html=html, context=context)
+
+
+def _render(name: str, templates: Templates, *, html: bool,
+            context: Mapping[str, Any]) -> str:
     env = _environment(templates, html=html)
     loader = env.loader
     assert isinstance(loader, _Loader)
     try:
         template = env.get_template(name)
-        if kind in templates.overrides:  # a policy's own: bounded in time and size
+        own = templates.overrides.get(name.removeprefix("policy/"))
+        if own is not None and name.startswith("policy/"):  # bounded in time and size
             return render_bounded(template, context, timeout=templates.timeout_seconds,
-                                  label=f"report template {templates.overrides[kind]}")
+                                  label=f"report template {own}")
         return template.render(**context)
     except OutputError:
         raise
@@ -360,6 +365,15 @@ def render_markdown(document: ResultsDocument, templates: Templates | None = Non
 def render_ga_day(document: ResultsDocument, templates: Templates | None = None) -> str:
     """The GA Day report (GA_DAY_REPORT.md) for a results document."""
     return render_template("ga_day", templates or Templates(), **markdown_context(document))
+
+
+def render_ci_summary(document: ResultsDocument, **context: Any) -> str:
+    """The Markdown job summary a CI system shows for a run (GitHub's step summary).
+
+    Built in only: it is part of the CI integration, not a report a policy lays out.
+    """
+    return _render(BUILTIN_PREFIX + "ci_summary.md.j2", Templates(), html=False,
+                   context={**markdown_context(document), **context})
 
 
 def render_email(document: ResultsDocument, templates: Templates | None = None,
