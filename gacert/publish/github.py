@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from gacert.publish.commands import command, repository_path
-from gacert.redact import printable
 from gacert.publish.summary import FAILING_STATUSES, RunSummary
+from gacert.redact import printable
 
 
 def in_github_actions(environ: Mapping[str, str]) -> bool:
