@@ -115,15 +115,16 @@ def command_policy(directory: Path, *, extra_sources: str = "", extra_checks: st
 {extra_checks}""")
 
 
-def prometheus_policy(directory: Path, url: str, *, settings: str = "",
+def prometheus_policy(directory: Path, url: str, *, settings: str = "", timeout: str = "60s",
                       name: str = "p.yaml") -> Path:
-    """A policy with one instant query against the Prometheus API at `url`."""
+    """A policy with one instant query against the Prometheus API at `url`. The
+    timeout is long by default: on a loaded machine, reading 256 MiB takes a while."""
     return _policy(directory, name, f"""\
   prom:
     type: prometheus
     url: {url}
     retries: 0
-    timeout: 5s
+    timeout: {timeout}
 {settings}""", """\
   - id: up
     source: prom
