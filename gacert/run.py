@@ -92,4 +92,3 @@ def execute(options: RunOptions,
     package = write_package(document, results_path, options.output_dir, package_options,
                             templates)
     return RunOutput(document, results_path, package)
-

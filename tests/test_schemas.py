@@ -59,6 +59,8 @@ sources:
     backoff: 500ms
     concurrency: 8
     compression: false
+    max_response_bytes: 67108864
+    max_inflated_bytes: ${PROMETHEUS_MAX_INFLATED_BYTES:-268435456}
     headers: {X-Scope-OrgID: tenant-1}
     auth:
       bearer_token: ${PROMETHEUS_TOKEN}

@@ -18,6 +18,7 @@ from gacert.package.build import Package
 from gacert.package.verify import Verification
 from gacert.policy.variables import format_param
 from gacert.publish.summary import RunSummary
+from gacert.redact import printable
 from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
 
@@ -33,7 +34,7 @@ class Progress:
     def update(self, check_id: str, outcome: Outcome) -> None:
         self.done += 1
         if self.enabled:
-            sys.stderr.write(f"\r\x1b[Kfetched {self.done} checks (last: {check_id})")
+            sys.stderr.write(f"\r\x1b[Kfetched {self.done} checks (last: {_shown(check_id)})")
             sys.stderr.flush()
 
     def close(self) -> None:
@@ -42,20 +43,27 @@ class Progress:
             sys.stderr.flush()
 
 
+def _shown(text: object) -> str:
+    """Data on one terminal line: secrets redacted, control characters and line breaks
+    as escapes, so that a label value can neither clear the screen nor print a fake
+    verdict."""
+    return printable(str(text), one_line=True)
+
+
 def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
     doc = result.document
     if not quiet:
         window = doc["window"]
-        click.echo(f"{doc['policy']['name']}: {window['start']} -> {window['end']}")
+        click.echo(_shown(f"{doc['policy']['name']}: {window['start']} -> {window['end']}"))
         for check in doc["checks"]:
             _print_check(check, verbose)
     summary = doc["summary"]
     counts = ", ".join(f"{summary[s]} {s.replace('_', ' ')}"
                        for s in ("pass", "warn", "fail", "no_data", "error") if summary[s])
-    click.echo(f"verdict: {status_label(doc['status'], 0)} ({counts}; "
+    click.echo(f"verdict: {status_label(doc['status'], 0)} ({_shown(counts)}; "
                f"{summary['gate']} of {summary['total']} checks gate)")
     if not quiet:
-        click.echo(f"results: {result.results_path}")
+        click.echo(f"results: {_shown(result.results_path)}")
         if result.package is not None:
             print_package(result.package)
 
@@ -72,17 +80,17 @@ def _size(size: int) -> str:
 def print_package(package: Package) -> None:
     """The package's files with their sizes, the PDF status and the tarball."""
     total = sum(f.size for f in package.files)
-    click.echo(f"package: {package.directory} ({len(package.files)} files and "
+    click.echo(f"package: {_shown(package.directory)} ({len(package.files)} files and "
                f"MANIFEST.sha256, {_size(total)})")
     for file in package.files:
-        click.echo(f"         {file.name:<40} {_size(file.size):>14}")
+        click.echo(f"         {_shown(file.name):<40} {_size(file.size):>14}")
     pdf = package.pdf
     if pdf.written:
         click.echo(f"pdf:     {pdf.describe()}")
     else:
         click.secho(f"pdf:     {pdf.describe()}", fg="yellow")
     if package.tarball is not None and package.tarball_size is not None:
-        click.echo(f"tarball: {package.tarball} ({_size(package.tarball_size)})")
+        click.echo(f"tarball: {_shown(package.tarball)} ({_size(package.tarball_size)})")
     else:
         click.echo("tarball: not written (--certify-only)")
 
@@ -90,37 +98,38 @@ def print_package(package: Package) -> None:
 def print_verification(result: Verification, *, quiet: bool) -> None:
     """Each problem found, then one line saying whether the package verifies."""
     for finding in result.findings:
-        click.secho(finding.format(), fg="red")
+        click.secho(_shown(finding.format()), fg="red")
     if result.ok:
         if not quiet:
-            click.echo(f"{result.source}: OK, all {result.checked} files match MANIFEST.sha256")
+            click.echo(f"{_shown(result.source)}: OK, all {result.checked} files match "
+                       "MANIFEST.sha256")
     else:
-        click.secho(f"{result.source}: FAILED, {len(result.findings)} problems", fg="red",
-                    bold=True)
+        click.secho(f"{_shown(result.source)}: FAILED, {len(result.findings)} problems",
+                    fg="red", bold=True)
 
 
 def _print_check(check: CheckDocument, verbose: bool) -> None:
     value = format_value(check["value"], check["unit"], check["precision"])
     gate = "" if check["gate"] else "  (informational)"
-    line = f"  {status_label(check['status'])} {check['id']:<28} {value:>16}{gate}"
+    line = f"  {status_label(check['status'])} {_shown(check['id']):<28} {_shown(value):>16}{gate}"
     click.echo(line)
     if check["status"] not in ("pass",) or verbose:
-        click.echo(f"         {check['reason']}")
+        click.echo(f"         {_shown(check['reason'])}")
     if verbose:
         # The schema allows a null query (a source without one); runs write "".
-        click.echo(f"         query: {' '.join((check['query'] or '').split())}")
+        click.echo(f"         query: {_shown(' '.join((check['query'] or '').split()))}")
 
 
 def print_plan(policy: Policy, plan: Plan) -> None:
     window = plan.window
-    click.echo(f"policy: {policy.name} ({policy.path}, sha256 {policy.sha256[:12]})")
+    click.echo(_shown(f"policy: {policy.name} ({policy.path}, sha256 {policy.sha256[:12]})"))
     click.echo(f"window: {format_timestamp(window.start)} -> {format_timestamp(window.end)} "
                f"(step {window.step_seconds:g}s)")
     for name, value in plan.params.items():
-        click.echo(f"param  {name} = {format_param(value)}")
+        click.echo(_shown(f"param  {name} = {format_param(value)}"))
     for planned in plan.checks:
         check = planned.check
         kind = check.mode + (f", {check.over_time} over time" if check.over_time else "")
-        click.echo(f"\n{check.id} [{check.source}; {kind}; series: {check.series}"
-                   f"{'' if check.gate else '; informational'}]")
-        click.echo(f"  {planned.query.text}")
+        click.echo("\n" + _shown(f"{check.id} [{check.source}; {kind}; series: {check.series}"
+                                 f"{'' if check.gate else '; informational'}]"))
+        click.echo(f"  {printable(planned.query.text)}")

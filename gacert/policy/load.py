@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gacert.durations import parse_duration
 from gacert.errors import PolicyError, Problem
+from gacert.fsutil import read_regular
 from gacert.model import (
     DEFAULT_SCRAPE_INTERVAL,
     DEFAULT_STEP,
@@ -89,19 +90,20 @@ def check_policy_file(path: str, template_check: TemplateCheck | None = None
     passes `gacert.report.render.template_problem`); without it, only their
     existence and size are checked."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(_READ_LIMIT)
+        # A FIFO or a device is refused, never read: it would hang or never end.
+        raw, size = read_regular(path, _READ_LIMIT)
     except OSError as exc:
         return None, [Problem(path, 0, 0, "", f"cannot read: {exc.strerror or exc}")]
-    return check_policy_bytes(raw, path, template_check)
+    return check_policy_bytes(raw, path, template_check, size=size)
 
 
-def check_policy_bytes(raw: bytes, path: str, template_check: TemplateCheck | None = None
-                       ) -> tuple[Policy | None, list[Problem]]:
+def check_policy_bytes(raw: bytes, path: str, template_check: TemplateCheck | None = None,
+                       *, size: int | None = None) -> tuple[Policy | None, list[Problem]]:
     """Validate the contents `raw` of the policy file `path` (which names it in problems
-    and locates the templates it names)."""
+    and locates the templates it names); `size` is the file's size, when `raw` is only
+    its start."""
     try:
-        doc = load_yaml(raw, path)
+        doc = load_yaml(raw, path, size)
     except YamlLoadError as exc:
         return None, [exc.problem]
     located = schema_errors(doc)

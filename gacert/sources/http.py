@@ -9,7 +9,8 @@ checks judge. The probe runs once per run, whatever the number of checks
 that read it (see `gacert.sources.probe`).
 
 Measurements (times in ms): success_rate, requests.{total,succeeded,failed},
-status_codes.<code>, status_classes.<1xx..5xx>, failures.<cause>,
+status_codes.<code>, status_classes.<1xx..5xx>, failures.<cause> (too_large: an
+answer over `max_response_bytes` or `max_inflated_bytes`, see gacert.sources.bodies),
 latency.{min,avg,p50,p95,p99,max}, bytes.{total,avg}, throughput (requests/s).
 """
 
@@ -30,6 +31,7 @@ import httpx
 
 from gacert import __version__
 from gacert.errors import exception_chain
+from gacert.sources.bodies import BodyTooLarge, ResponseLimits, iter_body
 from gacert.sources.endpoint import Endpoint, Tls, header_names
 from gacert.sources.paths import Path, PathError, format_path, parse_path, resolve
 from gacert.sources.probe import (
@@ -50,7 +52,7 @@ MAX_REQUESTS = 100_000
 MAX_KEPT_BODY = 1024 * 1024
 MAX_DISTINCT_ERRORS = 20
 FAILURE_CAUSES = ("status", "assertion", "timeout", "refused", "dns", "tls", "connect",
-                  "disconnected", "protocol", "redirects", "error")
+                  "disconnected", "protocol", "redirects", "too_large", "error")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -84,6 +86,7 @@ class HttpConfig:
     keep_alive: bool
     tls: Tls
     expect: Expect
+    limits: ResponseLimits = field(default_factory=ResponseLimits)  # bytes per answer
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,9 @@ class HttpProbe(NetworkProbe[HttpConfig]):
         verify: ssl.SSLContext | bool = config.tls.context_for(config.url, self._label) or True
         keepalive = config.concurrency if config.keep_alive else 0
         return httpx.AsyncClient(
-            headers={"User-Agent": f"gacert/{__version__}", **config.headers},
+            # Only the encodings gacert inflates itself, within its limits.
+            headers={"User-Agent": f"gacert/{__version__}", "Accept-Encoding": "gzip, deflate",
+                     **config.headers},
             timeout=config.timeout, verify=verify, follow_redirects=config.follow_redirects,
             limits=httpx.Limits(max_connections=config.concurrency,
                                 max_keepalive_connections=keepalive))
@@ -145,6 +150,7 @@ def read_config(settings: Settings) -> HttpConfig:
         keep_alive=settings.flag("keep_alive", True),
         tls=target.tls,
         expect=_expect(settings.section("expect")),
+        limits=ResponseLimits.from_settings(settings),
     )
 
 
@@ -223,15 +229,20 @@ async def _request(client: httpx.AsyncClient, config: HttpConfig, clock: float) 
         return _Sample(at, None, None, 0, "timeout", f"no full answer within {config.timeout} s")
     except httpx.HTTPError as exc:
         return _Sample(at, None, None, 0, *classify(exc))
+    except BodyTooLarge as exc:
+        return _Sample(at, None, None, 0, "too_large", str(exc))
+    except ValueError as exc:  # an encoding not asked for, a body that does not inflate
+        return _Sample(at, None, None, 0, "protocol", str(exc))
     latency = time.perf_counter() - began
     return _Sample(at, status, latency, size, *_judge(config.expect, status, kept))
 
 
 async def _exchange(client: httpx.AsyncClient, config: HttpConfig) -> tuple[int, int, bytes]:
-    """Send the request and read the whole body: (status, body bytes, the kept start)."""
+    """Send the request and read the whole body, within the limits: (status, body bytes
+    inflated, the kept start)."""
     size, kept = 0, bytearray()
     async with client.stream(config.method, config.url, content=config.body) as response:
-        async for chunk in response.aiter_bytes():
+        async for chunk in iter_body(response, config.limits):
             size += len(chunk)
             if len(kept) < MAX_KEPT_BODY:
                 kept += chunk[: MAX_KEPT_BODY - len(kept)]

@@ -82,19 +82,24 @@ def answer(label: str, query: Query, measured: Measured) -> Fetched:
                    evidence=measured.evidence)
 
 
-def number_at(label: str, data: Any, path_text: str) -> float | None:
+def number_at(label: str, data: Any, path_text: str, *, reveal: bool = True) -> float | None:
     """The number at `path_text` in `data` (None: null, no data).
 
     A path that leads nowhere raises SourceError listing what is there, so
-    that a typo is fixed from the message alone.
+    that a typo is fixed from the message alone; unless `reveal` is false
+    (data read from a file), when it names only the path and what it expected.
     """
     path_text = path_text.strip()
     if not path_text:
+        if not reveal:
+            raise SourceError(f"{label}: the check needs a query naming a value by its "
+                              "path in the document, such as metrics.http_reqs.count")
         known = ", ".join(leaf_paths(data)) if isinstance(data, Mapping) else ""
         raise SourceError(f"{label}: the check needs a query naming a value, one of: "
                           f"{known or '(none)'}")
     try:
-        return as_number(resolve(data, parse_path(path_text)), path_text)
+        return as_number(resolve(data, parse_path(path_text), reveal=reveal), path_text,
+                         reveal=reveal)
     except PathError as exc:
         raise SourceError(f"{label}: query {path_text!r}: {exc}") from None
 
