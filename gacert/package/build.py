@@ -44,7 +44,7 @@ from gacert.package.manifest import (
 )
 from gacert.package.tarball import write_tarball
 from gacert.report.html import render_html
-from gacert.report.pdf import PdfStatus, write_pdf
+from gacert.report.pdf import PdfStatus, find_engine, write_pdf
 from gacert.report.render import (
     Templates,
     render_email,
@@ -101,6 +101,13 @@ def tarball_path(output_dir: str, options: PackageOptions) -> str | None:
         raise UsageError(f"--tarball {path}: the tarball cannot be inside the package "
                          f"directory {output_dir}")
     return path if options.tarball_path or os.path.isabs(output_dir) else os.path.relpath(path)
+
+
+def report_names(*, pdf: bool) -> tuple[str, ...]:
+    """The report files a package will hold (the PDF when wanted and an engine is
+    installed), for an email sent before the package is written."""
+    names = (REPORT_NAME, GA_DAY_MD, GA_DAY_HTML)
+    return (*names, GA_DAY_PDF) if pdf and find_engine()[0] is not None else names
 
 
 def check_options(output_dir: str, options: PackageOptions) -> list[Artifact]:

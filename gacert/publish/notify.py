@@ -31,9 +31,10 @@ from typing import Any, Protocol
 import httpx
 
 from gacert import __version__
-from gacert.document import CheckDocument, ResultsDocument
+from gacert.document import CheckDocument, NotificationDocument, ResultsDocument
 from gacert.errors import GacertError
 from gacert.model import Notify, NotifyEvent, NotifyTarget
+from gacert.policy.params import interpolate_env
 from gacert.redact import REDACTED
 from gacert.report.render import Templates
 from gacert.timestamps import format_timestamp
@@ -119,7 +120,7 @@ class Delivery:
     error: str | None
     sent_at: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> NotificationDocument:
         return {"target": self.target, "endpoint": self.endpoint, "event": self.event,
                 "checks": list(self.checks), "delivered": self.delivered,
                 "attempts": self.attempts, "error": self.error, "sent_at": self.sent_at}
@@ -149,10 +150,23 @@ def newly_failing(document: ResultsDocument, level: str,
     return tuple(cid for cid in alerting(document, level) if cid not in before)
 
 
+def report_link(notify: Notify, environ: Mapping[str, str]) -> str:
+    """The policy's report_url with its variables replaced; "" when one is unset
+    (`target_problems` says so before anything runs)."""
+    try:
+        return str(interpolate_env(notify.report_url, environ, "notify.report_url"))
+    except GacertError:
+        return ""
+
+
 def target_problems(notify: Notify, environ: Mapping[str, str]) -> list[str]:
     """Why targets cannot be built (an unset variable), said before a run or watch
     starts; their notifications will be recorded as failed."""
     problems = []
+    try:
+        interpolate_env(notify.report_url, environ, "notify.report_url")
+    except GacertError as exc:
+        problems.append(f"{exc}; notifications will have no report link")
     for index, spec in enumerate(notify.targets):
         try:
             _build(spec, environ)

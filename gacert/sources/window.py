@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeGuard
 
 from gacert.model import Fetched, Query
 from gacert.sources.base import Source
@@ -42,7 +42,7 @@ def cycle_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {**sized, **cycle}
 
 
-def cycles(source: Source) -> bool:
+def cycles(source: Source) -> TypeGuard[NetworkProbe[Any]]:
     """Whether `source` can measure in cycles (the http and websocket probes)."""
     return isinstance(source, NetworkProbe)
 
@@ -77,9 +77,11 @@ class WindowProbe:
     """A Source that runs one cycle of `probe` per snapshot and answers every check from
     all the cycles of the window; `coverage` (from the watch) says where it was not running."""
 
+    # Not a type a policy names: it wraps one (the results record the wrapped type).
+    type_name: ClassVar[str] = "window"
+
     def __init__(self, probe: NetworkProbe[Any], record: ProbeRecord,
                  coverage: Mapping[str, Any], *, run_cycle: bool = True) -> None:
-        self.type_name = probe.type_name
         self._probe = probe
         self._before = record
         self._coverage = dict(coverage)
