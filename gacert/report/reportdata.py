@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from gacert.document import CheckDocument, JsonNumber, ResultsDocument, ThresholdDocument
@@ -188,10 +189,40 @@ def rule_thresholds(check: Check, params: Mapping[str, Any] | None = None
     return list(check.get("thresholds") or [])
 
 
+MAX_CHANGES_LISTED = 6
+
+
+def watch_trends(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """For the results of a watch, each gate check over the snapshots: its first, last
+    and worst status, how many snapshots it did not pass, and when it changed."""
+    watched = document.get("watch")
+    if not watched:
+        return []
+    rows = []
+    for trend in watched["trend"]:
+        statuses = [point[2] for point in trend["points"]]
+        changes = [f"{before}→{after} at {_clock(point[0])}"
+                   for (_, _, before), point in zip(trend["points"], trend["points"][1:],
+                                                    strict=False)
+                   if (after := point[2]) != before]
+        if len(changes) > MAX_CHANGES_LISTED:
+            changes = [*changes[:MAX_CHANGES_LISTED], f"{len(changes) - MAX_CHANGES_LISTED} more"]
+        rows.append({"id": trend["id"], "title": trend["title"], "count": len(statuses),
+                     "first": statuses[0] if statuses else "no_data",
+                     "last": statuses[-1] if statuses else "no_data",
+                     "worst": worst(statuses), "changes": changes,
+                     "not_passing": sum(1 for status in statuses if status != "pass")})
+    return rows
+
+
+def _clock(unix_seconds: float) -> str:
+    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%d %H:%M")
+
+
 TEMPLATE_HELPERS = {
     "worst": worst, "not_passing": not_passing, "range_checks": range_checks,
     "services": services, "tag_counts": tag_counts, "selected": selected,
     "error_budgets": error_budgets, "rule_thresholds": rule_thresholds,
     "measured": measured, "measured_counts": measured_counts,
-    "ga_day_sections": ga_day_sections,
+    "ga_day_sections": ga_day_sections, "watch_trends": watch_trends,
 }
