@@ -352,6 +352,8 @@ def _certify(watch_: _Watch) -> WatchOutput:
     document: ResultsDocument = watch_.files.read_snapshot(last["number"])  # type: ignore[assignment]
     document.pop("snapshot", None)
     aborted = parse_timestamp(last["at"], "at") < state.end
+    # Saved once the package is written; a kill before then certifies again on resume.
+    state.sessions[-1]["ended"] = "finished"
     document["watch"] = watch_section(state, document, aborted=aborted)
     if watch_.policy.notify is not None:
         notices = final_notices(watch_.policy.notify, document, watch_.environ,
@@ -373,7 +375,6 @@ def _certify(watch_: _Watch) -> WatchOutput:
     state.finished = {"status": document["status"], "exit_code": EXIT_CODES[document["status"]],
                       "results": results_path, "package": package_dir,
                       "tarball": package.tarball, "at": format_timestamp(watch_.wall())}
-    state.sessions[-1]["ended"] = "finished"
     watch_.files.save(state)
     return WatchOutput(state, document, results_path, package, stopped=False)
 
@@ -405,7 +406,7 @@ def watch_section(state: WatchState, document: ResultsDocument, *,
             "snapshots": [{"number": s["number"], "at": s["at"], "status": s["status"],
                            "file": s["file"]} for s in state.snapshots],
             "trend": trend,  # type: ignore[typeddict-item]
-            "sessions": list(state.sessions), "coverage": coverage(state, at)}
+            "sessions": copy.deepcopy(state.sessions), "coverage": coverage(state, at)}
 
 
 def _number(value: Any) -> float | None:

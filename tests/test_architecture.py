@@ -2,7 +2,8 @@
 what an earlier stage (or the shared base) publishes.
 
     base (errors, model, document, durations, timestamps, formatting, fsutil, redact)
-      <- sources <- policy <- engine <- report <- package <- publish <- run (run, watch, watchstate) <- cli
+      <- sources <- policy <- engine <- report <- package <- publish
+      <- run (run, watch, watchstate) <- cli
 
 Every import in gacert/, including those inside functions, is checked; the
 demo (test data and servers) may use the base only.
