@@ -341,3 +341,38 @@ def test_a_cycle_is_sized_by_the_watch_setting() -> None:
                 "watch": {"duration": "10s"}}
     assert cycle_settings(settings) == {"type": "http", "url": "http://x/", "duration": "10s"}
     assert cycle_settings({"type": "http", "requests": 50}) == {"type": "http", "requests": 50}
+
+
+# -- gacert run notifies too -------------------------------------------------------------------
+
+
+def test_gacert_run_notifies_its_verdict_and_a_failed_notification_changes_no_exit_code(
+        prometheus: PrometheusServer, tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, notify=(
+        "notify:\n  retries: 1\n  backoff: 100ms\n"
+        "  report_url: ${REPORT_URL:-https://ci.example.com/report}\n"
+        "  targets:\n"
+        "    - {type: webhook, url: \"${HOOK_URL}\", secret: \"${HOOK_SECRET}\"}\n"
+        "    - {type: slack, url: \"${SLACK_WEBHOOK_URL}\", when: [verdict]}\n"))
+    with Receiver() as hook, Receiver(statuses=(503,)) as slack:
+        env = {**os.environ, "PROMETHEUS_URL": prometheus.url, "HOOK_URL": hook.url,
+               "HOOK_SECRET": "s1gning-key", "SLACK_WEBHOOK_URL": slack.url + "/T0/B0/sEcReT"}
+        done = subprocess.run(
+            [sys.executable, "-m", "gacert", "run", str(policy), "--start", SPIKE[0],
+             "--end", SPIKE[1], "-o", str(tmp_path / "out"), "--no-pdf", "--certify-only"],
+            env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1  # the verdict's code: the p99 spike fails
+    [got] = hook.received  # the verdict only: it names the failing checks already
+    body = got.json()
+    assert (body["event"], body["verdict"]) == ("verdict", "fail")
+    assert [c["id"] for c in body["checks"]] == ["p99_latency"]
+    assert body["report_url"] == "https://ci.example.com/report"
+    assert len(slack.received) == 2
+    results = read_results(str(tmp_path / "out" / "results.json"))
+    assert [(n["target"], n["delivered"], n["attempts"]) for n in results["notifications"]] == [
+        ("webhook", True, 1), ("slack", False, 2)]
+    assert "notification failed: verdict to slack slack webhook ${SLACK_WEBHOOK_URL}: " \
+           "HTTP 503" in done.stdout
+    everything = done.stdout + done.stderr + (tmp_path / "out" / "results.json").read_text()
+    assert "sEcReT" not in everything
+    assert "s1gning-key" not in everything
