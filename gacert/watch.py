@@ -29,11 +29,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gacert.document import ChangeDocument, ResultsDocument, WatchDocument
-from gacert.durations import parse_duration
 from gacert.engine.fetch import build_sources
 from gacert.engine.plan import build_plan
 from gacert.engine.results import EXIT_CODES, json_number, read_results, to_document, write_results
-from gacert.engine.window import resolve_window
+from gacert.engine.window import option_duration, resolve_window
 from gacert.errors import UsageError
 from gacert.model import Policy, SourceSpec
 from gacert.package.build import Package, PackageOptions, check_options, report_names, write_package
@@ -196,13 +195,7 @@ def _window(options: WatchOptions, policy: Policy, wall: datetime) -> tuple[date
 
 
 def _seconds(text: str, option: str) -> float:
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
-    if seconds < 1:
-        raise UsageError(f"{option} {text!r} is shorter than a second")
-    return seconds
+    return option_duration(text, option).total_seconds()
 
 
 def watch(watch_: _Watch, stop: threading.Event,

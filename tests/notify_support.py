@@ -3,17 +3,12 @@ Slack, told how to answer, and an SMTP server (aiosmtpd) with STARTTLS and a log
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import ssl
 import subprocess
-import threading
-import time
-from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,80 +16,35 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from gacert.demo.servers import HttpBehaviour, HttpServer, Received
+
 HOST = "127.0.0.1"
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
 class Receiver:
-    """An HTTP server that records every POST and answers `statuses` in turn (the last
-    one for all later requests), after `delay` seconds."""
+    """An HTTP server (gacert.demo.servers.HttpServer) that records every POST and
+    answers `statuses` in turn (the last one for all later requests), after `delay`
+    seconds."""
 
-    statuses: tuple[int, ...] = (200,)
-    delay: float = 0.0
-    received: list[Received] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((HOST, 0), self._handler())
-        self._httpd.daemon_threads = True
-        self.port: int = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                                        daemon=True)
+    def __init__(self, statuses: tuple[int, ...] = (200,), delay: float = 0.0) -> None:
+        self._server = HttpServer(HttpBehaviour(statuses=statuses, delay=delay, body=b"ok",
+                                                content_type="text/plain"))
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}/hook"
+        return f"{self._server.url}hook"
+
+    @property
+    def received(self) -> list[Received]:
+        return self._server.received
 
     def __enter__(self) -> Receiver:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(5)
-
-    def _record(self, received: Received) -> int:
-        with self._lock:
-            self.received.append(received)
-            index = len(self.received) - 1
-        return self.statuses[min(index, len(self.statuses) - 1)]
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = receiver._record(Received(self.path, dict(self.headers.items()), body))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                answer = b"ok" if status < 400 else b"no"
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", str(len(answer)))
-                    self.end_headers()
-                    self.wfile.write(answer)
-                except OSError:
-                    pass  # the client gave up waiting: that is what a slow receiver tests
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+        self._server.stop()
 
 
 def free_port() -> int:
