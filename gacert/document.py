@@ -19,13 +19,20 @@ from typing import Any, Literal, NotRequired, TypedDict
 from gacert.model import ParamValue, Status, Verdict
 
 __all__ = [
+    "ChangeDocument",
     "CheckDocument",
+    "CheckStateDocument",
+    "FieldChangeDocument",
     "GaDayDocument",
     "JsonNumber",
     "NonFinite",
     "NotificationDocument",
+    "OriginDocument",
+    "OriginPolicyDocument",
     "Point",
     "PolicyDocument",
+    "RegradeDocument",
+    "RegradeSummaryDocument",
     "ResultsDocument",
     "RulesDocument",
     "SectionDocument",
@@ -33,6 +40,7 @@ __all__ = [
     "SloDocument",
     "SnapshotDocument",
     "SourceDocument",
+    "StatusChangeDocument",
     "SummaryDocument",
     "ThresholdDocument",
     "TimingsDocument",
@@ -161,6 +169,70 @@ class CheckDocument(TypedDict):
     evidence: NotRequired[dict[str, Any]]
     thresholds: list[ThresholdDocument]
     slo: NotRequired[SloDocument | None]
+    line: NotRequired[int]  # where the check starts in the policy file; 0 when unknown
+
+
+class FieldChangeDocument(TypedDict):
+    """One thing that changed in how a check is judged (a rule, a param it reads)."""
+
+    field: str  # "rule fail", "param p99_latency_ms_max", "gate", "no_data", "series"
+    old: str | None  # None where it was absent
+    new: str | None
+
+
+class CheckStateDocument(TypedDict):
+    status: Status | None  # None on the side that does not have the check
+    value: JsonNumber | None
+
+
+class ChangeDocument(TypedDict):
+    """A check before and after a re-grade."""
+
+    check: str
+    title: str
+    gate: bool
+    old: CheckStateDocument
+    new: CheckStateDocument
+    unit: str | None
+    precision: int
+    flipped: bool  # the status changed
+    regradable: bool  # False: the stored evidence cannot be judged with the check as it is now
+    note: str  # why it is not re-gradable, or that it was removed
+    changes: list[FieldChangeDocument]
+
+
+class OriginPolicyDocument(TypedDict):
+    name: str | None
+    sha256: str | None
+    path: str | None
+
+
+class OriginDocument(TypedDict):
+    """The results a re-grade judged again."""
+
+    path: str | None  # as given on the command line
+    results_sha256: str  # of the results.json bytes re-graded
+    manifest_sha256: str | None  # of the package's manifest; None outside a package
+    status: Verdict  # the origin's verdict
+    gacert_version: str | None
+    policy: OriginPolicyDocument
+
+
+class RegradeSummaryDocument(TypedDict):
+    changed: int
+    flipped: int
+    not_regradable: int
+    added: int
+    removed: int
+
+
+class RegradeDocument(TypedDict):
+    """Present when the results are a re-grade (`gacert regrade`)."""
+
+    origin: OriginDocument
+    overrides: dict[str, ParamValue]  # --set of the re-grade
+    summary: RegradeSummaryDocument
+    changes: list[ChangeDocument]
 
 
 class NotificationDocument(TypedDict):
@@ -176,7 +248,9 @@ class NotificationDocument(TypedDict):
     sent_at: str
 
 
-class ChangeDocument(TypedDict):
+class StatusChangeDocument(TypedDict):
+    """A gate check whose status changed between two snapshots of a watch."""
+
     check: str
     before: str | None  # None: the check is new (the first snapshot)
     after: str
@@ -191,7 +265,7 @@ class SnapshotDocument(TypedDict):
     elapsed_share: float  # of the window, 0 to 1
     final: bool  # the last snapshot: the window ended, or the watch aborted on a fail
     verdict_before: str | None
-    changes: list[ChangeDocument]  # gate checks whose status changed since the last one
+    changes: list[StatusChangeDocument]  # gate checks whose status changed since the last one
 
 
 class TrendDocument(TypedDict):
@@ -229,6 +303,7 @@ class ResultsDocument(TypedDict):
     params: NotRequired[dict[str, ParamValue]]
     sources: NotRequired[list[SourceDocument]]
     sections: NotRequired[list[SectionDocument]]
+    regrade: NotRequired[RegradeDocument]
     notifications: NotRequired[list[NotificationDocument]]
     snapshot: NotRequired[SnapshotDocument]  # a watch's snapshot
     watch: NotRequired[WatchDocument]  # the final results of a watch

@@ -146,6 +146,9 @@ class Check:
     tags: tuple[str, ...]
     section: str
     slo: Slo | None = None  # only a check that declares an SLO gets an error budget
+    # The policy line where the check starts (its `- id:`), for CI annotations
+    # that point at it; 0 when unknown.
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -359,6 +362,7 @@ class CheckResult:
     duration_seconds: float
     measurements: Mapping[str, Any]  # a probe's named values, as rules saw them
     evidence: Mapping[str, Any]  # a probe's raw data (samples, failures by cause)
+    line: int = 0  # the check's line in the policy file; 0 when unknown
 
 
 @dataclass(frozen=True)

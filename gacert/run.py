@@ -34,7 +34,7 @@ from gacert.package.build import (
 from gacert.policy.load import load_policy
 from gacert.policy.params import resolve_params
 from gacert.publish.notify import Notice, alerting, report_link, send
-from gacert.report.render import Templates, check_templates, template_problem
+from gacert.report.render import Templates, check_templates, policy_templates, template_problem
 from gacert.sources.base import Source
 from gacert.timestamps import format_timestamp
 
@@ -133,10 +133,3 @@ def final_notices(notify: Notify, document: ResultsDocument, environ: Mapping[st
                               context=context, templates=templates, files=files))
     return notices
 
-
-def policy_templates(policy: Policy) -> Templates:
-    """The policy's own templates, their paths made relative to the working directory
-    (they are written relative to the policy file)."""
-    base = os.path.dirname(policy.path)
-    return Templates({kind: os.path.normpath(os.path.join(base, path))
-                      for kind, path in policy.report_templates.items()})

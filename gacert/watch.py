@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gacert.document import ChangeDocument, ResultsDocument, WatchDocument
+from gacert.document import ResultsDocument, StatusChangeDocument, WatchDocument
 from gacert.engine.fetch import build_sources
 from gacert.engine.plan import build_plan
 from gacert.engine.results import EXIT_CODES, json_number, read_results, to_document, write_results
@@ -47,8 +47,8 @@ from gacert.publish.notify import (
     send,
     target_problems,
 )
-from gacert.report.render import Templates, check_templates, template_problem
-from gacert.run import evaluate_plan, final_notices, policy_templates
+from gacert.report.render import Templates, check_templates, policy_templates, template_problem
+from gacert.run import evaluate_plan, final_notices
 from gacert.sources.base import Source
 from gacert.sources.window import ProbeRecord, WindowProbe, cycle_settings, cycles
 from gacert.timestamps import format_timestamp, parse_timestamp
@@ -87,7 +87,7 @@ class SnapshotReport:
     share: float  # of the window elapsed
     status: str
     before: str | None
-    changes: tuple[ChangeDocument, ...]
+    changes: tuple[StatusChangeDocument, ...]
     deliveries: tuple[Delivery, ...]
     final: bool
 
@@ -299,7 +299,7 @@ def _sources(watch_: _Watch, at: datetime, *, run_cycles: bool) -> dict[str, Sou
             for sid, source in built.items()}
 
 
-def _changes(state: WatchState, document: ResultsDocument) -> list[ChangeDocument]:
+def _changes(state: WatchState, document: ResultsDocument) -> list[StatusChangeDocument]:
     before = state.snapshots[-1]["checks"] if state.snapshots else {}
     return [{"check": c["id"], "before": before[c["id"]][0] if c["id"] in before else None,
              "after": c["status"]}
@@ -308,7 +308,7 @@ def _changes(state: WatchState, document: ResultsDocument) -> list[ChangeDocumen
 
 
 def _early_warnings(watch_: _Watch, document: ResultsDocument,
-                    changes: list[ChangeDocument]) -> list[Delivery]:
+                    changes: list[StatusChangeDocument]) -> list[Delivery]:
     """Notify gate checks that turned failing, and a verdict that changed."""
     notify = watch_.policy.notify
     if notify is None:

@@ -3,11 +3,13 @@ the package written and the outcome of a verification."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
 import click
 
+from gacert.cli.status import LABELS, status_label
 from gacert.document import CheckDocument, NotificationDocument, ResultsDocument
 from gacert.engine.plan import Plan
 from gacert.formatting import format_value
@@ -16,14 +18,11 @@ from gacert.package.build import Package
 from gacert.package.verify import Verification
 from gacert.policy.variables import format_param
 from gacert.publish.notify import Delivery
+from gacert.publish.summary import RunSummary
 from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
 from gacert.watch import SnapshotReport, WatchOutput
 from gacert.watchstate import WatchState
-
-LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA", "error": "ERROR"}
-COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no_data": "magenta",
-           "error": "red"}
 
 
 class Progress:
@@ -46,10 +45,6 @@ class Progress:
             sys.stderr.flush()
 
 
-def _status(status: str, width: int = 6) -> str:
-    return click.style(LABELS[status].ljust(width), fg=COLOURS[status], bold=status != "pass")
-
-
 def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
     doc = result.document
     if not quiet:
@@ -60,7 +55,7 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
     summary = doc["summary"]
     counts = ", ".join(f"{summary[s]} {s.replace('_', ' ')}"
                        for s in ("pass", "warn", "fail", "no_data", "error") if summary[s])
-    click.echo(f"verdict: {_status(doc['status'], 0)} ({counts}; "
+    click.echo(f"verdict: {status_label(doc['status'], 0)} ({counts}; "
                f"{summary['gate']} of {summary['total']} checks gate)")
     print_notifications(doc.get("notifications") or [])
     if not quiet:
@@ -156,6 +151,11 @@ def _print_coverage(document: ResultsDocument) -> None:
                     fg="yellow")
 
 
+def print_json(summary: RunSummary) -> None:
+    """The stable JSON of `--format json`, alone on standard output."""
+    click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
+
+
 def _size(size: int) -> str:
     return f"{size:,} bytes" if size < 10_000 else f"{size / 1024:,.0f} KiB"
 
@@ -193,7 +193,7 @@ def print_verification(result: Verification, *, quiet: bool) -> None:
 def _print_check(check: CheckDocument, verbose: bool) -> None:
     value = format_value(check["value"], check["unit"], check["precision"])
     gate = "" if check["gate"] else "  (informational)"
-    line = f"  {_status(check['status'])} {check['id']:<28} {value:>16}{gate}"
+    line = f"  {status_label(check['status'])} {check['id']:<28} {value:>16}{gate}"
     click.echo(line)
     if check["status"] not in ("pass",) or verbose:
         click.echo(f"         {check['reason']}")
