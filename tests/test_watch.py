@@ -158,7 +158,9 @@ def test_a_watch_killed_twice_and_resumed_keeps_contiguous_snapshots_and_shows_t
     assert probe["evidence"]["window"]["cycles"] == len(numbers)
     assert probe["measurements"]["reconnects"]["total"] == 2 * len(numbers)
     assert len(probe["evidence"]["cycles"]) == len(numbers)
-    assert "Gaps in probe coverage" in (out / "package" / "GA_DAY_REPORT.md").read_text()
+    report = (out / "package" / "GA_DAY_REPORT.md").read_text()
+    assert "Gaps in probe coverage" in report
+    assert f"- Source `ws`: {len(numbers)} probe cycles through the GA window" in report
 
 
 def test_sigterm_stops_after_the_snapshot_and_says_how_to_resume(

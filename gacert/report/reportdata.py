@@ -127,7 +127,9 @@ def measured(check: Check, document: Mapping[str, Any]) -> dict[str, Any]:
       sources, which record no measurements);
     - "probe": by a probe (http, websocket, command) once, while the run
       happened, with how many requests or reconnects it made (`count`, `noun`);
-    - "file": read from a file made elsewhere (`path`, `modified`).
+    - "file": read from a file made elsewhere (`path`, `modified`);
+    - "cycles": by a probe in short cycles through the window (`gacert watch`),
+      with how many cycles, requests or reconnects, and the share covered.
     """
     evidence = check.get("evidence") or {}
     if _source_type(check, document) == "file":
@@ -136,6 +138,11 @@ def measured(check: Check, document: Mapping[str, Any]) -> dict[str, Any]:
     if not measurements:
         return {"how": "window"}
     count, noun = _probe_count(measurements)
+    window = evidence.get("window")
+    if isinstance(window, Mapping) and "cycles" in window:
+        share = (window.get("coverage") or {}).get("share")
+        return {"how": "cycles", "count": count, "noun": noun, "cycles": window["cycles"],
+                "coverage": share}
     return {"how": "probe", "count": count, "noun": noun,
             "started_at": evidence.get("started_at"), "seconds": evidence.get("duration_s")}
 
@@ -156,7 +163,7 @@ def _probe_count(measurements: Mapping[str, Any]) -> tuple[Any, str]:
 
 def measured_counts(document: Mapping[str, Any], checks: Iterable[Check]) -> dict[str, int]:
     """How many of `checks` were measured each way (see `measured`)."""
-    counts = {"window": 0, "probe": 0, "file": 0}
+    counts = {"window": 0, "probe": 0, "file": 0, "cycles": 0}
     for check in checks:
         counts[measured(check, document)["how"]] += 1
     return counts
