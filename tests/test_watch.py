@@ -102,10 +102,11 @@ def wait_for(condition: Any, seconds: float = 90.0) -> None:
 # -- killed twice and resumed --------------------------------------------------------------
 
 
-def watch_command(policy: Path, out: Path, window: tuple[str, str], *extra: str) -> list[str]:
+def watch_command(policy: Path, out: Path, window: tuple[str, str], speed: int) -> list[str]:
+    """Three hours replayed: a snapshot every 15 minutes of them, 900 / speed s apart."""
     return [sys.executable, "-m", "gacert", "watch", str(policy), "--start", window[0],
-            "--end", window[1], "--interval", "15m", "--speed", "600", "-o", str(out),
-            "--no-pdf", *extra]
+            "--end", window[1], "--interval", "15m", "--speed", str(speed), "-o", str(out),
+            "--no-pdf"]
 
 
 def test_a_watch_killed_twice_and_resumed_keeps_contiguous_snapshots_and_shows_two_gaps(
@@ -113,7 +114,8 @@ def test_a_watch_killed_twice_and_resumed_keeps_contiguous_snapshots_and_shows_t
     policy = write_policy(tmp_path, probes=True)
     out = tmp_path / "out"
     env = {**os.environ, "PROMETHEUS_URL": prometheus.url, **demo_servers.environ()}
-    command = watch_command(policy, out, CLEAN)
+    # 36 s for the window: room for two restarts before it ends, on a busy machine too.
+    command = watch_command(policy, out, CLEAN, speed=300)
     moments = random.Random()
     for kill in range(2):
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
@@ -168,7 +170,7 @@ def test_sigterm_stops_after_the_snapshot_and_says_how_to_resume(
     policy = write_policy(tmp_path)
     out = tmp_path / "out"
     env = {**os.environ, "PROMETHEUS_URL": prometheus.url}
-    command = watch_command(policy, out, CLEAN)
+    command = watch_command(policy, out, CLEAN, speed=600)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     wait_for(lambda: len(snapshot_numbers(out)) >= 1)
@@ -197,7 +199,7 @@ def test_sigterm_stops_after_the_snapshot_and_says_how_to_resume(
 def run_watch(policy: Path, out: Path, env: Mapping[str, str], **options: Any) -> Any:
     prepared = prepare(WatchOptions(
         policy_path=str(policy), output_dir=str(out), start=SPIKE[0], end=SPIKE[1],
-        interval="20m", speed=3600.0, environ=env,
+        interval="20m", speed=1800.0, environ=env,
         package=PackageOptions(pdf=False, tarball=False), **options))
     return watch(prepared, threading.Event())
 
