@@ -327,7 +327,7 @@ def test_a_hostile_tarball_is_verified_without_reading_or_writing_outside(
     tarball = _package(tmp_path)
     with tarfile.open(tarball) as archive:
         prefix = archive.getmembers()[0].name
-    members = {
+    cases: dict[str, list[tuple[tarfile.TarInfo, Any]]] = {
         "a link out": [(_member(f"{prefix}/artifacts/key", tarfile.SYMTYPE,
                                 target=str(victim / "keep" / "secret.txt")), None)],
         "a path out": [(_member(f"{prefix}/../../escape.txt", size=4), io.BytesIO(b"evil"))],
@@ -335,7 +335,8 @@ def test_a_hostile_tarball_is_verified_without_reading_or_writing_outside(
         "a gigabyte of zeros": [(_member(f"{prefix}/artifacts/zeros", size=1 << 30),
                                  _Zeros(1 << 30))],
         "a device": [(_member(f"{prefix}/artifacts/tty", tarfile.CHRTYPE), None)],
-    }[case]
+    }
+    members = cases[case]
     hostile = tmp_path / "hostile.tar.gz"
     _rewrite(tarball, hostile, members)
     before = snapshot(victim)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -152,6 +154,7 @@ def cli() -> None:
 
     \b
     gacert run policies/ga.yaml --start 2025-01-15T00:00:00Z --end 2025-01-16T00:00:00Z
+    gacert watch policies/ga.yaml --duration 24h --interval 5m -o ga-day/
     gacert validate policies/*.yaml
     gacert plan policies/ga.yaml --duration 24h
     gacert render out/results.json --output out2
@@ -214,6 +217,97 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     publish_outputs(summary, PublishOptions(junit=junit), os.environ,
                     sys.stderr if output_format == "json" else sys.stdout)
     sys.exit(code)
+
+
+@cli.command(cls=PackagingCommand)
+@click.argument("policy", type=click.Path(dir_okay=False))
+@click.option("--start", metavar="RFC3339", help="Window start; may be in the past (a window "
+              "that began earlier). Default: now.")
+@click.option("--end", "--until", "end", metavar="RFC3339",
+              help="Window end (--until is the same): the watch certifies then.")
+@click.option("--duration", metavar="DURATION", help="Window length, e.g. 24h; alone, the "
+              "window starts now. Default: the policy's window.duration.")
+@click.option("--interval", metavar="DURATION", help="Window time between snapshots, e.g. 5m. "
+              "Default: 5m.")
+@click.option("--set", "overrides", metavar="NAME=VALUE", multiple=True,
+              help="Override a policy param; repeatable.")
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="Where snapshots/, watch-state.json and, at the end, package/ go. The same "
+                   "DIR resumes a watch that stopped.")
+@_with_options(package_options)
+@click.option("--abort-on-fail", is_flag=True, help="Stop at the first snapshot whose verdict "
+              "is fail, and certify with it.")
+@click.option("--speed", type=float, metavar="FACTOR", help="Replay a window that has ended, "
+              "FACTOR times faster than real time (demos, tests). Default: 1, live.")
+@click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
+              help="Exit 1 on a fail verdict only, or on warn too.")
+@click.option("-q", "--quiet", is_flag=True, help="One line per snapshot, then the verdict line.")
+def watch(policy: str, start: str | None, end: str | None, duration: str | None,
+          interval: str | None, overrides: tuple[str, ...], output: str,
+          artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
+          no_pdf: bool, abort_on_fail: bool, speed: float | None, fail_on: str,
+          quiet: bool) -> None:
+    """Judge POLICY every interval through a GA window, then write the certification package.
+
+    \b
+    gacert watch policies/ga.yaml --duration 24h --interval 5m -o ga-day/
+    gacert watch policies/ga.yaml --start 2025-01-15T06:00:00Z --duration 24h -o ga-day/
+
+    Every interval the window so far is evaluated and written to
+    DIR/snapshots/snapshot_NNNN.json; probes run a short cycle each time and
+    are judged over every cycle. Gate checks that turn failing are notified
+    once (the policy's notify section). At the window's end DIR/package/ is
+    written as `gacert run` writes its package, with the trend of each gate
+    check. Ctrl-C or SIGTERM stops after the snapshot in progress; the same
+    command resumes. Exit codes as `gacert run`; 130 or 143 when stopped.
+    """
+    from gacert.cli.summary import WatchLine, print_notes, print_watch_end
+    from gacert.package.build import PackageOptions
+    from gacert.watch import WatchOptions, prepare
+    from gacert.watch import watch as run_watch
+
+    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
+                             tarball_path=tarball_path, pdf=not no_pdf)
+    options = WatchOptions(policy_path=policy, output_dir=output, start=start, end=end,
+                           duration=duration, interval=interval, overrides=overrides,
+                           speed=speed, abort_on_fail=abort_on_fail, package=package)
+    prepared = prepare(options)
+    print_notes(prepared.notes)
+    stop, signals = _stop_on_signals()
+    line = WatchLine(prepared.state, quiet=quiet)
+    try:
+        result = run_watch(prepared, stop, line.snapshot)
+    finally:
+        line.close()
+    if result.stopped:
+        resume = " ".join(["gacert watch", policy, "-o", output,
+                           *(f"--set {o}" for o in overrides)])
+        click.echo(f"stopped at snapshot {result.state.last_number}; resume with: {resume}",
+                   err=True)
+        sys.exit(143 if signals and signals[-1] == signal.SIGTERM else 130)
+    print_watch_end(result, quiet=quiet)
+    assert result.document is not None
+    code = result.document.get("exit_code", 3)
+    sys.exit(1 if result.document["status"] == "warn" and fail_on == "warn" else code)
+
+
+def _stop_on_signals() -> tuple[threading.Event, list[int]]:
+    """SIGINT and SIGTERM stop the watch after the snapshot in progress; a second one
+    stops it at once (the state is consistent at any moment)."""
+    stop = threading.Event()
+    received: list[int] = []
+
+    def handle(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping after the snapshot in progress (signal again to stop now)",
+                   err=True)
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop, received
 
 
 @cli.command()

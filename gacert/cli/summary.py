@@ -9,18 +9,21 @@ import sys
 
 import click
 
-from gacert.cli.status import status_label
-from gacert.document import CheckDocument
+from gacert.cli.status import LABELS, status_label
+from gacert.document import CheckDocument, NotificationDocument, ResultsDocument
 from gacert.engine.plan import Plan
 from gacert.formatting import format_value
 from gacert.model import Outcome, Policy
 from gacert.package.build import Package
 from gacert.package.verify import Verification
 from gacert.policy.variables import format_param
+from gacert.publish.notify import Delivery
 from gacert.publish.summary import RunSummary
 from gacert.redact import printable
 from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
+from gacert.watch import SnapshotReport, WatchOutput
+from gacert.watchstate import WatchState
 
 
 class Progress:
@@ -62,10 +65,98 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
                        for s in ("pass", "warn", "fail", "no_data", "error") if summary[s])
     click.echo(f"verdict: {status_label(doc['status'], 0)} ({_shown(counts)}; "
                f"{summary['gate']} of {summary['total']} checks gate)")
+    print_notifications(doc.get("notifications") or [])
     if not quiet:
         click.echo(f"results: {_shown(result.results_path)}")
         if result.package is not None:
             print_package(result.package)
+
+
+def print_notifications(notifications: list[NotificationDocument]) -> None:
+    """One line per notification; a failed one in red (it never changes the verdict)."""
+    for sent in notifications:
+        what = f"{sent['event']} to {sent['target']} {sent['endpoint']}"
+        if sent["delivered"]:
+            click.echo(f"notified: {what}")
+        else:
+            click.secho(f"notification failed: {what}: {sent['error']} "
+                        f"({sent['attempts']} attempts)", fg="red")
+
+
+def print_notes(notes: list[str]) -> None:
+    for note in notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
+
+
+class WatchLine:
+    """The watch's progress: a live line on a terminal that keeps a line for each
+    change; one quiet line per snapshot in CI and pipes."""
+
+    def __init__(self, state: WatchState, *, quiet: bool) -> None:
+        self.live = sys.stdout.isatty() and not os.environ.get("CI") and not quiet
+        self.state = state
+        self.open = False
+        if not quiet:
+            click.echo(f"watching {format_timestamp(state.start)} -> "
+                       f"{format_timestamp(state.end)} every "
+                       f"{state.interval_seconds:g} s (window time)"
+                       + (f", {state.clock.speed:g}x replay" if state.clock.speed != 1 else "")
+                       + (f"; resuming after snapshot {state.last_number}"
+                          if state.last_number else ""))
+
+    def snapshot(self, report: SnapshotReport) -> None:
+        changes = [f"{c['check']} {c['before']}->{c['after']}" for c in report.changes
+                   if c["before"] is not None]
+        told = [_told(d) for d in report.deliveries]
+        was = report.before
+        line = (f"[{report.share:4.0%}] snapshot {report.number:04d} at {report.at} "
+                f"{LABELS[report.status]}"
+                + (f" (was {LABELS[was]})" if was is not None and was != report.status else ""))
+        detail = "; ".join(part for part in (", ".join(changes), "; ".join(told)) if part)
+        text = line + (f": {detail}" if detail else "") + (" (final)" if report.final else "")
+        if not self.live:
+            click.echo(text)
+            return
+        keep = bool(detail) or report.final
+        sys.stdout.write("\r\x1b[K" + text + ("\n" if keep else ""))
+        sys.stdout.flush()
+        self.open = not keep
+
+    def close(self) -> None:
+        if self.live and self.open:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+def _told(delivery: Delivery) -> str:
+    if delivery.delivered:
+        return f"notified {delivery.target} ({delivery.event})"
+    return f"notifying {delivery.target} failed: {delivery.error}"
+
+
+def print_watch_end(result: WatchOutput, *, quiet: bool) -> None:
+    """The certification at the end of a watch: the summary as `gacert run` prints it,
+    and how much of the window the probes covered."""
+    document = result.document
+    assert document is not None
+    if result.results_path is not None:
+        print_summary(RunOutput(document, result.results_path, result.package), quiet=quiet,
+                      verbose=False)
+    _print_coverage(document)
+
+
+def _print_coverage(document: ResultsDocument) -> None:
+    watched = document.get("watch")
+    if watched is None:
+        return
+    cover = watched["coverage"]
+    share = cover.get("share")
+    shown = "N/A" if share is None else f"{share:.1%}"
+    click.echo(f"watch: {len(watched['snapshots'])} snapshots; probe coverage {shown} of the "
+               f"window" + (" (aborted on fail)" if watched["aborted"] else ""))
+    for gap in cover["gaps"]:
+        click.secho(f"  gap {gap['start']} -> {gap['end']} ({gap['seconds']:g} s): {gap['why']}",
+                    fg="yellow")
 
 
 def print_json(summary: RunSummary) -> None:

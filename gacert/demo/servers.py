@@ -202,6 +202,28 @@ class HttpBehaviour:
     content_type: str = "text/html; charset=utf-8"
     fail_every: int = 0  # answer request number n, 2n... with fail_status (0: never)
     fail_status: int = 500
+    # Statuses taken in turn by requests 1, 2, 3..., the last one for all later
+    # requests; when given, status is unused.
+    statuses: tuple[int, ...] = ()
+
+    def status_of(self, number: int) -> int:
+        if self.statuses:
+            return self.statuses[min(number, len(self.statuses)) - 1]
+        if self.fail_every and number % self.fail_every == 0:
+            return self.fail_status
+        return self.status
+
+
+@dataclass(frozen=True)
+class Received:
+    """A request a server received: for servers that check what is sent to them."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 class _ThreadingHttp(_Base):
@@ -233,13 +255,14 @@ class HttpServer(_ThreadingHttp):
     """The standard library's threading HTTP server, answering as its behaviour says.
 
     `/api/health` always answers `{"status": "ok", ...}` as JSON, so that JSON
-    assertions have something real to read.
+    assertions have something real to read. Every request is kept in `received`.
     """
 
     def __init__(self, behaviour: HttpBehaviour | None = None, *, port: int = 0) -> None:
         self.behaviour = behaviour or HttpBehaviour()
         self.requests = 0
         self.seen_headers: list[dict[str, str]] = []
+        self.received: list[Received] = []
         self._lock = threading.Lock()
         super().__init__(port)
 
@@ -247,10 +270,11 @@ class HttpServer(_ThreadingHttp):
     def url(self) -> str:
         return f"http://{HOST}:{self.port}/"
 
-    def _count(self, headers: dict[str, str]) -> int:
+    def _count(self, received: Received) -> int:
         with self._lock:
             self.requests += 1
-            self.seen_headers.append(headers)
+            self.seen_headers.append(received.headers)
+            self.received.append(received)
             return self.requests
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -263,27 +287,28 @@ class HttpServer(_ThreadingHttp):
             disable_nagle_algorithm = True
             wbufsize = -1
 
-            def do_GET(self) -> None:
-                number = server._count(dict(self.headers.items()))
+            def do_GET(self, sent: bytes = b"") -> None:
+                number = server._count(Received(self.path, dict(self.headers.items()), sent))
                 behaviour = server.behaviour
                 if behaviour.delay:
                     time.sleep(behaviour.delay)
-                status, body, kind = behaviour.status, behaviour.body, behaviour.content_type
-                if behaviour.fail_every and number % behaviour.fail_every == 0:
-                    status = behaviour.fail_status
+                status, body, kind = behaviour.status_of(number), behaviour.body, \
+                    behaviour.content_type
                 if self.path.startswith("/api/health"):
                     body = json.dumps({"status": "ok", "services": 4}).encode()
                     kind = "application/json"
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up waiting, as slow servers are there to test
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                self.do_GET()
+                self.do_GET(self.rfile.read(length))
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the tests and the demo read results, not access logs

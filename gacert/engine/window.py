@@ -17,7 +17,8 @@ MAX_POINTS = 11_000
 
 
 
-def _duration(text: str, option: str) -> timedelta:
+def option_duration(text: str, option: str) -> timedelta:
+    """The duration given to a command-line option; at least a second."""
     try:
         seconds = parse_duration(text)
     except ValueError as exc:
@@ -50,7 +51,7 @@ def _resolve(start: str | None, end: str | None, duration: str | None,
         raise UsageError("give at most two of --start, --end and --duration")
     begin = parse_timestamp(start, "--start") if start else None
     finish = parse_timestamp(end, "--end") if end else None
-    length = _duration(duration, "--duration") if duration else None
+    length = option_duration(duration, "--duration") if duration else None
     if begin is None and finish is None:
         finish = now.astimezone(UTC).replace(microsecond=0)
     if length is None:

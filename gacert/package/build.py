@@ -63,7 +63,7 @@ from gacert.package.tarball import write_tarball
 from gacert.policy.yamlsource import YamlLoadError, load_yaml
 from gacert.report.budget import DEFAULT_RENDER_TIMEOUT
 from gacert.report.html import render_html
-from gacert.report.pdf import DEFAULT_PDF_MAX_CHECKS, PdfStatus, write_pdf
+from gacert.report.pdf import DEFAULT_PDF_MAX_CHECKS, PdfStatus, find_engine, write_pdf
 from gacert.report.render import (
     PACKAGED_TEMPLATES,
     Templates,
@@ -134,6 +134,13 @@ def tarball_path(output_dir: str, options: PackageOptions) -> str | None:
                          f"directory {output_dir}")
     check_tarball_target(path, [options.policy_path] if options.policy_path else [])
     return path if options.tarball_path or os.path.isabs(output_dir) else os.path.relpath(path)
+
+
+def report_names(*, pdf: bool) -> tuple[str, ...]:
+    """The report files a package will hold (the PDF when wanted and an engine is
+    installed), for an email sent before the package is written."""
+    names = (REPORT_NAME, GA_DAY_MD, GA_DAY_HTML)
+    return (*names, GA_DAY_PDF) if pdf and find_engine()[0] is not None else names
 
 
 def check_options(output_dir: str, options: PackageOptions) -> list[Artifact]:

@@ -29,6 +29,8 @@ from gacert.model import (
     DEFAULT_WINDOW,
     OTHER_SECTION_ID,
     Check,
+    Notify,
+    NotifyTarget,
     Param,
     Policy,
     ReportPart,
@@ -219,7 +221,20 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
         sections=tuple(sections),
         report_templates=dict(data.get("report", {}).get("templates", {})),
         ga_day=_build_ga_day(data.get("report", {}).get("ga_day", {})),
+        notify=_build_notify(data.get("notify")),
     )
+
+
+def _build_notify(data: Mapping[str, Any] | None) -> Notify | None:
+    if data is None:
+        return None
+    targets = tuple(NotifyTarget(t["type"], tuple(t.get("when", ("fail", "verdict"))),
+                                 {k: v for k, v in t.items() if k not in ("type", "when")})
+                    for t in data["targets"])
+    return Notify(targets=targets, alert_on=data.get("alert_on", "fail"),
+                  report_url=data.get("report_url", ""), retries=data.get("retries", 3),
+                  backoff_seconds=parse_duration(data.get("backoff", "1s")),
+                  timeout_seconds=parse_duration(data.get("timeout", "10s")))
 
 
 def _build_ga_day(data: Mapping[str, Any]) -> tuple[ReportSection, ...]:

@@ -42,10 +42,10 @@ from gacert.sources.probe import (
     ms,
     now,
     rate,
-    summary,
     timestamp,
 )
 from gacert.sources.settings import Settings, count_or_duration
+from gacert.sources.tally import Samples, Tally
 
 MAX_REQUESTS = 100_000
 # Bodies are counted whole but kept only this far for the assertions.
@@ -114,8 +114,22 @@ class HttpProbe(NetworkProbe[HttpConfig]):
         async with self._client() as client:
             samples = await _run_workers(client, config, clock)
         elapsed = time.perf_counter() - clock
-        return Measured(measurements=measurements(samples, elapsed),
-                        evidence=_evidence(config, samples, started_at, elapsed), at=now())
+        counted = tally(samples, elapsed)
+        return Measured(measurements=judge(counted),
+                        evidence=_evidence(config, samples, started_at, elapsed), at=now(),
+                        tally=counted)
+
+    @staticmethod
+    def judge(counted: Tally) -> dict[str, Any]:
+        return judge(counted)
+
+    @staticmethod
+    def cycle_summary(measurements: Mapping[str, Any]) -> dict[str, Any]:
+        latency = measurements["latency"]
+        return {"requests": measurements["requests"]["total"],
+                "failed": measurements["requests"]["failed"],
+                "success_rate": measurements["success_rate"],
+                **{f"latency_{k}": latency[k] for k in ("p50", "p95", "p99", "max")}}
 
     def _client(self) -> httpx.AsyncClient:
         config = self._config
@@ -309,22 +323,36 @@ def classify(exc: BaseException) -> tuple[str, str]:
 # -- results ----------------------------------------------------------------------------
 
 
-def measurements(samples: list[_Sample], elapsed: float) -> dict[str, Any]:
-    succeeded = sum(1 for s in samples if s.cause is None)
-    statuses = [s.status for s in samples if s.status is not None]
-    sizes = [s.size for s in samples if s.latency is not None]
-    causes = count_by([s.cause for s in samples if s.cause is not None])
+def tally(samples: list[_Sample], elapsed: float) -> Tally:
+    """What one run counted and timed, in a form that adds up across watch cycles."""
+    answered = [s for s in samples if s.latency is not None]
+    counts = {"total": len(samples), "succeeded": sum(1 for s in samples if s.cause is None),
+              "answered": len(answered), "bytes": sum(s.size for s in answered)}
+    for code, n in count_by([str(s.status) for s in samples if s.status is not None]).items():
+        counts[f"status.{code}"] = n
+    for cause, n in count_by([s.cause for s in samples if s.cause is not None]).items():
+        counts[f"failure.{cause}"] = n
+    latencies = Samples.of([ms(s.latency) for s in answered if s.latency is not None])
+    return Tally(counts=counts, samples={"latency": latencies}, seconds=elapsed)
+
+
+def judge(counted: Tally) -> dict[str, Any]:
+    """The measurements (see the module docstring) of a run, or of every cycle of a watch."""
+    total, succeeded = counted.count("total"), counted.count("succeeded")
+    statuses = counted.prefixed("status")
+    causes = counted.prefixed("failure")
+    answered = counted.count("answered")
     return {
-        "success_rate": rate(succeeded, len(samples)),
-        "requests": {"total": len(samples), "succeeded": succeeded,
-                     "failed": len(samples) - succeeded},
-        "status_codes": {str(code): n for code, n in count_by([str(c) for c in statuses]).items()},
-        "status_classes": {f"{k}xx": sum(1 for c in statuses if c // 100 == k)
-                           for k in range(1, 6)},
+        "success_rate": rate(succeeded, total),
+        "requests": {"total": total, "succeeded": succeeded, "failed": total - succeeded},
+        "status_codes": statuses,
+        "status_classes": {f"{k}xx": sum(n for code, n in statuses.items()
+                                         if int(code) // 100 == k) for k in range(1, 6)},
         "failures": {cause: causes.get(cause, 0) for cause in FAILURE_CAUSES},
-        "latency": summary([ms(s.latency) for s in samples if s.latency is not None]),
-        "bytes": {"total": sum(sizes), "avg": sum(sizes) / len(sizes) if sizes else 0.0},
-        "throughput": len(samples) / elapsed if elapsed > 0 else 0.0,
+        "latency": counted.values("latency").summary(),
+        "bytes": {"total": counted.count("bytes"),
+                  "avg": counted.count("bytes") / answered if answered else 0.0},
+        "throughput": total / counted.seconds if counted.seconds > 0 else 0.0,
     }
 
 
