@@ -30,8 +30,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from gacert.package.build import write_package
-from gacert.package.options import PackageOptions
+from gacert.package.build import PackageOptions, write_package
 from gacert.report.html import render_html
 from gacert.report.pdf import write_pdf
 from gacert.report.render import render_email, render_ga_day, render_markdown

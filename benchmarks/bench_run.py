@@ -38,7 +38,7 @@ from gacert.demo import gaday
 from gacert.demo.prometheus import PrometheusServer, build_dataset
 from gacert.demo.servers import DemoServers
 from gacert.engine.plan import Plan
-from gacert.package.options import PackageOptions
+from gacert.package.build import PackageOptions
 from gacert.run import RunOptions, execute, plan_run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -149,6 +149,9 @@ class Check:
     tags: tuple[str, ...]
     section: str
     slo: Slo | None = None  # only a check that declares an SLO gets an error budget
+    # The policy line where the check starts (its `- id:`), for CI annotations
+    # that point at it; 0 when unknown.
+    line: int = 0
     # Range checks: series that keep every sample in the results, the worst first
     # (the check's keep_points, else the policy's report.keep_points, else the default).
     keep_points: int = DEFAULT_KEEP_POINTS
@@ -189,6 +192,30 @@ class ReportSection:
     parts: tuple[ReportPart, ...]
 
 
+NotifyEvent = Literal["verdict", "change", "fail"]
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """Where notifications go (slack, webhook, email) and which events it wants."""
+
+    type: str
+    when: tuple[NotifyEvent, ...]
+    settings: Mapping[str, Any]  # as written: `${VAR}` kept until a notification is sent
+
+
+@dataclass(frozen=True)
+class Notify:
+    """The policy's `notify:` section (see docs/notifications.md)."""
+
+    targets: tuple[NotifyTarget, ...]
+    alert_on: Literal["fail", "warn"] = "fail"
+    report_url: str = ""  # as written; may hold `${VAR}`
+    retries: int = 3
+    backoff_seconds: float = 1.0
+    timeout_seconds: float = 10.0
+
+
 @dataclass(frozen=True)
 class Policy:
     path: str
@@ -209,6 +236,7 @@ class Policy:
     report_templates: Mapping[str, str] = field(default_factory=dict)
     # The GA Day report's sections; empty = the template's generic structure.
     ga_day: tuple[ReportSection, ...] = ()
+    notify: Notify | None = None
 
 
 # --- the window (resolved by gacert.engine.window) ------------------------------
@@ -402,6 +430,7 @@ class CheckResult:
     duration_seconds: float
     measurements: Mapping[str, Any]  # a probe's named values, as rules saw them
     evidence: Mapping[str, Any]  # a probe's raw data (samples, failures by cause)
+    line: int = 0  # the check's line in the policy file; 0 when unknown
 
 
 @dataclass(frozen=True)

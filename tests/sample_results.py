@@ -196,8 +196,7 @@ def write_package_of(directory: Path, series: int) -> Path:
     `series` series with all their 1,441 points each, as results of gacert versions
     that kept every point were: a results.json of about 0.1 MB a series."""
     from gacert.engine.results import results_bytes
-    from gacert.package.build import write_package
-    from gacert.package.options import PackageOptions
+    from gacert.package.build import PackageOptions, write_package
 
     document = sample_results(policy_path=str(directory / "policy.yaml"))
     check = next(c for c in document["checks"] if c["id"] == "cpu_usage")

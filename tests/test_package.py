@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,9 @@ from gacert.cli.main import cli, spread_artifacts
 from gacert.cli.summary import print_package
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer, free_port
-from gacert.demo.servers import DemoServers
+from gacert.demo.servers import DemoServers, HttpServer, WebSocketServer
 from gacert.errors import OutputError, UsageError
-from gacert.package.build import Package, write_package
-from gacert.package.options import PackageOptions
+from gacert.package.build import Package, PackageOptions, write_package
 from gacert.package.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,10 +233,9 @@ def test_include_artifacts_takes_several_paths(args: list[str], spread: list[str
 def test_without_a_pdf_engine_no_pdf_is_written_and_that_is_said(
         results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import weasyprint fails
     out = tmp_path / "pkg"
-    out.mkdir()
-    (out / "GA_DAY_REPORT.pdf").write_bytes(b"%PDF- from an older package")
+    assert package(results, out, PackageOptions(tarball=False)).pdf.written
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import weasyprint fails
     built = package(results, out, PackageOptions())
     assert not built.pdf.written
     assert "no PDF engine is installed" in built.pdf.reason
@@ -298,7 +297,8 @@ def test_re_rendering_refuses_an_artifact_changed_since_packaging(results: Path,
     (out / "artifacts" / "notes.txt").write_text("edited")
     proc = gacert("render", str(out / "results.json"), "-o", str(tmp_path / "again"))
     assert proc.returncode == 3
-    assert "notes.txt: changed or missing since the package was made" in proc.stderr
+    assert "notes.txt: changed, missing or not a plain file since the package was made" \
+        in proc.stderr
 
 
 def test_render_refuses_a_file_that_is_not_results(tmp_path: Path) -> None:
@@ -311,19 +311,24 @@ def test_render_refuses_a_file_that_is_not_results(tmp_path: Path) -> None:
 
 
 def test_policy_templates_travel_with_the_package(tmp_path: Path) -> None:
+    policy_text = POLICY_TEXT + "report:\n  templates:\n    email: templates/email.txt.j2\n"
     template = tmp_path / "policy" / "templates" / "email.txt.j2"
     template.parent.mkdir(parents=True)
     template.write_text("Subject: {{ doc.policy.name }} is {{ doc.status }}\n")
-    doc = sample_results(policy_path=str(tmp_path / "run" / "policy.yaml"))
-    doc["policy"]["report_templates"] = {"email": str(template)}
+    policy = tmp_path / "policy" / "ga.yaml"
+    policy.write_text(policy_text)
+    doc = sample_results(policy_path=str(policy))
+    doc["policy"]["sha256"] = hashlib.sha256(policy_text.encode()).hexdigest()
     results = write_results(tmp_path / "run", doc)
-    package(results, tmp_path / "pkg")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["render", str(results), "--policy", str(policy), "-o",
+                                str(tmp_path / "pkg"), "--no-pdf", "-q"], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
     assert (tmp_path / "pkg" / "templates" / "email.txt.j2").read_text() == template.read_text()
     assert (tmp_path / "pkg" / "EMAIL_SUMMARY.txt").read_text() == "Subject: tars-ga is fail\n"
     # Re-rendered from the package alone, with the policy's directory gone.
     template.unlink()
-    (tmp_path / "run" / "policy.yaml").unlink()
-    runner = CliRunner()
+    policy.unlink()
     outcome = runner.invoke(cli, ["render", str(tmp_path / "pkg" / "results.json"),
                                   "-o", str(tmp_path / "again"), "--no-pdf", "-q"],
                             catch_exceptions=False)
@@ -344,16 +349,28 @@ def test_a_policy_naming_templates_validates(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_run_refuses_a_broken_template_before_fetching(tmp_path: Path) -> None:
+def test_run_refuses_a_broken_template_before_fetching(
+        tmp_path: Path, http_server: Callable[..., HttpServer],
+        ws_server: Callable[..., WebSocketServer]) -> None:
     policy = _policy_with_templates(tmp_path, "# ours\n\n{% if %}\n")
-    url = f"http://127.0.0.1:{free_port()}"
+    line = policy.read_text().splitlines().index("    ga_day: ours.md.j2") + 1
+    # Every source of the policy is a local server that counts what it is asked (and
+    # the probes are short, so that a run that did fetch fails quickly).
+    prometheus, dashboard, websocket = http_server(), http_server(), ws_server()
     proc = gacert("run", str(policy), "--duration", "1h", "-o", str(tmp_path / "out"),
-                  env={"PROMETHEUS_URL": url})
-    # Validation refuses it (exit 2); were it to pass, the run's own check before
-    # fetching would (exit 3). Either way the template's file and line are named.
-    assert proc.returncode in (2, 3)
-    assert f"report template {tmp_path / 'ours.md.j2'}:3: " in proc.stderr
-    assert not (tmp_path / "out").exists()
+                  env={"PROMETHEUS_URL": prometheus.url, "TARS_DASHBOARD_URL": dashboard.url,
+                       "TARS_WS_URL": websocket.url, "TARS_WS_ITERATIONS": "1",
+                       "TARS_WS_INTERVAL": "20ms", "TARS_DASHBOARD_REQUESTS": "1"})
+    # Nothing was fetched, nothing was written.
+    assert (prometheus.requests, dashboard.requests, websocket.handshakes) == (0, 0, 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ga.yaml", "ours.md.j2"]
+    # Loading the policy compiles the templates it names: a broken one is a policy
+    # error located in the policy and in the template, exit 2.
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines()[0].startswith(
+        f"{policy}:{line}:13: report.templates.ga_day: template does not compile: "
+        f"report template {tmp_path / 'ours.md.j2'}:3: ")
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.prometheus

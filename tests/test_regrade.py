@@ -44,8 +44,7 @@ from gacert.model import (
     Timings,
     Window,
 )
-from gacert.package.build import write_package
-from gacert.package.options import PackageOptions
+from gacert.package.build import PackageOptions, write_package
 from gacert.package.regrade import RegradeOptions, execute_regrade, read_evidence
 from gacert.package.verify import verify
 from gacert.policy.load import load_policy

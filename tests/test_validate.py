@@ -320,11 +320,40 @@ def test_meaning_problems_of_intact_parts_come_with_schema_problems(tmp_path: Pa
     ]
 
 
-def test_a_check_with_a_schema_problem_is_not_checked_for_meaning(tmp_path: Path) -> None:
+def test_a_schema_problem_in_one_key_of_a_check_does_not_hide_its_other_problems(
+        tmp_path: Path) -> None:
     text = mutate(("    pass: value >= target\n", "    pass: value >= targt\n    gate: maybe\n"))
     policy, problems = check_text(tmp_path, text)
     assert policy is None
-    assert [p.path for p in problems] == ["checks[0].gate"]
+    assert [p.path for p in problems] == ["checks[0].pass", "checks[0].gate"]
+
+
+def test_a_misspelt_mode_does_not_also_make_over_time_an_error(tmp_path: Path) -> None:
+    text = mutate(("    fail: value > 1000\n",
+                   "    fail: value > 1000\n    mode: rnage\n    over_time: max\n"))
+    _, problems = check_text(tmp_path, text)
+    assert [p.path for p in problems] == ["checks[1].mode"]
+
+
+def test_a_key_with_a_schema_problem_is_not_checked_again_for_meaning(tmp_path: Path) -> None:
+    text = mutate(("    pass: value >= target\n", "    pass: [value >= targt]\n"))
+    _, problems = check_text(tmp_path, text)
+    assert [(p.path, p.message) for p in problems] == [
+        ("checks[0].pass", "['value >= targt'] is not of type 'string'")]
+
+
+def test_an_unknown_source_does_not_hide_the_querys_and_the_rules_problems(
+        tmp_path: Path) -> None:
+    text = mutate(('    source: prom\n    query: avg(up{job="$job"}) * 100\n'
+                   "    pass: value >= target\n",
+                   "    source: promethus\n    query: sum(rate(errors_total[5m])\n"
+                   "    pass: value >= targt\n"))
+    _, problems = check_text(tmp_path, text)
+    assert [(p.path, p.message) for p in problems] == [
+        ("checks[0].source", "unknown source 'promethus'"),
+        ("checks[0].query", "query is not valid PromQL: unclosed left parenthesis"),
+        ("checks[0].pass", "expression 'value >= targt' uses unknown name 'targt'"),
+    ]
 
 
 def test_a_check_on_a_source_with_a_schema_problem_is_still_checked(tmp_path: Path) -> None:

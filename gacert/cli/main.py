@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from gacert import __version__
-from gacert.errors import GacertError, OutputError, PolicyError, UsageError
+from gacert.errors import GacertError, OutputError, PolicyError, Problem, UsageError
+from gacert.redact import printable
 
 if TYPE_CHECKING:
+    from gacert.cli.validation import FileReport
     from gacert.document import ResultsDocument
     from gacert.model import Policy
-    from gacert.package.options import PackageOptions
+    from gacert.package.build import PackageOptions
 
 EXIT_USAGE = 2
 EXIT_COULD_NOT_EVALUATE = 3
@@ -50,8 +54,26 @@ package_options = [
                  help="Where to write the .tar.gz. Default: DIR.tar.gz beside the package."),
     click.option("--no-pdf", is_flag=True, help="Do not print the PDF report, even when a "
                  "PDF engine is installed."),
+    click.option("--allow-nonempty-output", "allow_nonempty", is_flag=True,
+                 help="Write the package into --output even when it holds files that are "
+                      "not a gacert package; gacert removes none of them."),
+    click.option("--render-timeout", metavar="DURATION", default="30s", show_default=True,
+                 help="Time allowed to render each report with a policy's own template."),
+    click.option("--pdf-max-checks", type=click.IntRange(min=1), default=500,
+                 show_default=True, metavar="N",
+                 help="Print no PDF for a report of more checks (the HTML has them all)."),
 ]
 
+
+publish_options = [
+    click.option("--junit", "junit", metavar="FILE", type=click.Path(dir_okay=False),
+                 help="Also write JUnit XML to FILE: one testcase per check, for CI test "
+                      "viewers."),
+    click.option("--format", "output_format", type=click.Choice(["text", "json"]),
+                 default="text", show_default=True,
+                 help="text: for people; json: one stable JSON object on standard output "
+                      "for CI systems (docs/ci.md)."),
+]
 
 # Commands that end with a verdict (run, regrade) exit with it.
 verdict_options = [
@@ -61,19 +83,28 @@ verdict_options = [
 ]
 
 
-def _exit_with_verdict(document: ResultsDocument, fail_on: str) -> NoReturn:
+def exit_code(document: ResultsDocument, fail_on: str) -> int:
     """0 pass (or warn), 1 fail (or warn with --fail-on warn), 3 error."""
-    sys.exit(1 if document["status"] == "warn" and fail_on == "warn"
-             else document["exit_code"])
+    if document["status"] == "warn" and fail_on == "warn":
+        return 1
+    return document.get("exit_code", EXIT_COULD_NOT_EVALUATE)
+
+
+def _exit_with_verdict(document: ResultsDocument, fail_on: str) -> NoReturn:
+    sys.exit(exit_code(document, fail_on))
 
 
 def _package_options(artifacts: tuple[str, ...], certify_only: bool,
-                     tarball_path: str | None, no_pdf: bool,
+                     tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
+                     render_timeout: str, pdf_max_checks: int,
                      policy_path: str | None = None) -> PackageOptions:
-    from gacert.package.options import PackageOptions
+    from gacert.package.build import PackageOptions
 
     return PackageOptions(policy_path=policy_path, artifacts=artifacts,
-                          tarball=not certify_only, tarball_path=tarball_path, pdf=not no_pdf)
+                          tarball=not certify_only, tarball_path=tarball_path, pdf=not no_pdf,
+                          allow_nonempty=allow_nonempty,
+                          render_timeout=_seconds(render_timeout, "--render-timeout"),
+                          pdf_max_checks=pdf_max_checks)
 
 
 def _with_options(options: list[Callable[..., Any]]
@@ -123,6 +154,7 @@ def cli() -> None:
 
     \b
     gacert run policies/ga.yaml --start 2025-01-15T00:00:00Z --end 2025-01-16T00:00:00Z
+    gacert watch policies/ga.yaml --duration 24h --interval 5m -o ga-day/
     gacert validate policies/*.yaml
     gacert plan policies/ga.yaml --duration 24h
     gacert render out/results.json --output out2
@@ -143,11 +175,14 @@ def cli() -> None:
               help="Keep every sample of the worst N series of each range check in "
                    "results.json (the others keep value, status and summary). "
                    "Default: the policy's keep_points, else 5.")
+@_with_options(publish_options)
 @_with_options(verdict_options)
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
-        certify_only: bool, tarball_path: str | None, no_pdf: bool, keep_points: int | None,
+        certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
+        render_timeout: str, pdf_max_checks: int, keep_points: int | None, junit: str | None,
+        output_format: str,
         fail_on: str, quiet: bool, verbose: bool) -> None:
     """Evaluate POLICY over a window; write the certification package; exit with the verdict.
 
@@ -156,11 +191,19 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     certification_metadata.json and MANIFEST.sha256; DIR.tar.gz beside it
     holds the same files. Exit codes: 0 pass (or warn), 1 fail (or warn with
     --fail-on warn), 2 invalid policy or usage, 3 could not evaluate.
+
+    In GitHub Actions (GITHUB_ACTIONS=true) it also writes the job summary
+    ($GITHUB_STEP_SUMMARY), the step outputs ($GITHUB_OUTPUT: verdict,
+    exit_code, failing_checks, package, tarball, report, results, junit) and
+    an annotation at the policy line of each check that does not pass.
     """
-    from gacert.cli.summary import Progress, print_summary
+    from gacert.cli.summary import Progress, print_json, print_summary
+    from gacert.publish.outputs import PublishOptions, publish_outputs
+    from gacert.publish.summary import RunSummary
     from gacert.run import RunOptions, execute
 
-    package = _package_options(artifacts, certify_only, tarball_path, no_pdf)
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf, allow_nonempty,
+                               render_timeout, pdf_max_checks)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
                          duration=duration, overrides=overrides, package=package,
                          keep_points=keep_points)
@@ -169,41 +212,161 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
         result = execute(options, progress.update)
     finally:
         progress.close()
-    print_summary(result, quiet=quiet, verbose=verbose)
-    _exit_with_verdict(result.document, fail_on)
+    code = exit_code(result.document, fail_on)
+    package_dir = result.package.directory if result.package else output
+    summary = RunSummary(result.document, code, result.results_path, package_dir,
+                         result.package.tarball if result.package else None, junit)
+    if output_format == "json":
+        print_json(summary)
+    else:
+        print_summary(result, quiet=quiet, verbose=verbose)
+    publish_outputs(summary, PublishOptions(junit=junit), os.environ,
+                    sys.stderr if output_format == "json" else sys.stdout)
+    sys.exit(code)
+
+
+@cli.command(cls=PackagingCommand)
+@click.argument("policy", type=click.Path(dir_okay=False))
+@click.option("--start", metavar="RFC3339", help="Window start; may be in the past (a window "
+              "that began earlier). Default: now.")
+@click.option("--end", "--until", "end", metavar="RFC3339",
+              help="Window end (--until is the same): the watch certifies then.")
+@click.option("--duration", metavar="DURATION", help="Window length, e.g. 24h; alone, the "
+              "window starts now. Default: the policy's window.duration.")
+@click.option("--interval", metavar="DURATION", help="Window time between snapshots, e.g. 5m. "
+              "Default: 5m.")
+@click.option("--set", "overrides", metavar="NAME=VALUE", multiple=True,
+              help="Override a policy param; repeatable.")
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="Where snapshots/, watch-state.json and, at the end, package/ go. The same "
+                   "DIR resumes a watch that stopped.")
+@_with_options(package_options)
+@click.option("--abort-on-fail", is_flag=True, help="Stop at the first snapshot whose verdict "
+              "is fail, and certify with it.")
+@click.option("--speed", type=float, metavar="FACTOR", help="Replay a window that has ended, "
+              "FACTOR times faster than real time (demos, tests). Default: 1, live.")
+@click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
+              help="Exit 1 on a fail verdict only, or on warn too.")
+@click.option("-q", "--quiet", is_flag=True, help="One line per snapshot, then the verdict line.")
+def watch(policy: str, start: str | None, end: str | None, duration: str | None,
+          interval: str | None, overrides: tuple[str, ...], output: str,
+          artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
+          no_pdf: bool, abort_on_fail: bool, speed: float | None, fail_on: str,
+          quiet: bool) -> None:
+    """Judge POLICY every interval through a GA window, then write the certification package.
+
+    \b
+    gacert watch policies/ga.yaml --duration 24h --interval 5m -o ga-day/
+    gacert watch policies/ga.yaml --start 2025-01-15T06:00:00Z --duration 24h -o ga-day/
+
+    Every interval the window so far is evaluated and written to
+    DIR/snapshots/snapshot_NNNN.json; probes run a short cycle each time and
+    are judged over every cycle. Gate checks that turn failing are notified
+    once (the policy's notify section). At the window's end DIR/package/ is
+    written as `gacert run` writes its package, with the trend of each gate
+    check. Ctrl-C or SIGTERM stops after the snapshot in progress; the same
+    command resumes. Exit codes as `gacert run`; 130 or 143 when stopped.
+    """
+    from gacert.cli.summary import WatchLine, print_notes, print_watch_end
+    from gacert.package.build import PackageOptions
+    from gacert.watch import WatchOptions, prepare
+    from gacert.watch import watch as run_watch
+
+    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
+                             tarball_path=tarball_path, pdf=not no_pdf)
+    options = WatchOptions(policy_path=policy, output_dir=output, start=start, end=end,
+                           duration=duration, interval=interval, overrides=overrides,
+                           speed=speed, abort_on_fail=abort_on_fail, package=package)
+    prepared = prepare(options)
+    print_notes(prepared.notes)
+    stop, signals = _stop_on_signals()
+    line = WatchLine(prepared.state, quiet=quiet)
+    try:
+        result = run_watch(prepared, stop, line.snapshot)
+    finally:
+        line.close()
+    if result.stopped:
+        resume = " ".join(["gacert watch", policy, "-o", output,
+                           *(f"--set {o}" for o in overrides)])
+        click.echo(f"stopped at snapshot {result.state.last_number}; resume with: {resume}",
+                   err=True)
+        sys.exit(143 if signals and signals[-1] == signal.SIGTERM else 130)
+    print_watch_end(result, quiet=quiet)
+    assert result.document is not None
+    code = result.document.get("exit_code", 3)
+    sys.exit(1 if result.document["status"] == "warn" and fail_on == "warn" else code)
+
+
+def _stop_on_signals() -> tuple[threading.Event, list[int]]:
+    """SIGINT and SIGTERM stop the watch after the snapshot in progress; a second one
+    stops it at once (the state is consistent at any moment)."""
+    stop = threading.Event()
+    received: list[int] = []
+
+    def handle(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping after the snapshot in progress (signal again to stop now)",
+                   err=True)
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop, received
 
 
 @cli.command()
 @click.argument("policies", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text: file:line:col: path: message; json: for tools.")
-@click.option("-q", "--quiet", is_flag=True, help="Print problems only, not a line per valid file.")
-def validate(policies: tuple[str, ...], output_format: str, quiet: bool) -> None:
+@click.option("--skip-non-policies", is_flag=True,
+              help="Check only the files that are gacert policies by their content (top-level "
+                   "checks and sources keys, or a yaml-language-server modeline naming the "
+                   "gacert schema); name every other file as skipped, with the reason. For "
+                   "hooks that see every YAML file of a repository.")
+@click.option("--strict", "--fail-on-warning", "strict", is_flag=True,
+              help="Warnings make a file invalid too (exit 2). Notes never do.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print problems only, not a line per valid or skipped file.")
+def validate(policies: tuple[str, ...], output_format: str, skip_non_policies: bool,
+             strict: bool, quiet: bool) -> None:
     """Check POLICIES against the schema and for meaning; exit 0 if all are valid, else 2.
 
     Every problem in every file is reported, located at the YAML node at fault:
     schema, YAML, PromQL of every query, expressions and the names they use,
     thresholds that contradict each other, params, durations, sources, report
-    sections and templates. Warnings are printed but do not make a file invalid.
+    sections and templates. Warnings are printed but do not make a file invalid
+    unless --strict; notes say what could not be checked (MetricsQL queries).
+    In GitHub Actions each problem is also an annotation at its line.
     """
-    from gacert.policy.load import check_policy_file
+    from gacert.cli.validation import validate_file
 
-    report: list[dict[str, Any]] = []
-    for path in policies:
-        policy, problems = check_policy_file(path, _template_problem)
-        errors = sum(p.severity == "error" for p in problems)
-        report.append({"file": path, "valid": policy is not None, "errors": errors,
-                       "warnings": len(problems) - errors,
-                       "problems": [p.__dict__ for p in problems]})
+    report = [validate_file(path, _template_problem, skip_non_policies=skip_non_policies,
+                            strict=strict) for path in policies]
+    for entry in report:
         if output_format == "text":
-            for problem in problems:
-                click.echo(problem.format(), err=problem.severity == "error")
-            if policy is not None and not quiet:
-                click.echo(f"{path}: valid ({len(policy.checks)} checks)")
-    invalid = [entry for entry in report if not entry["valid"]]
+            _print_validation(entry, quiet)
+    _annotate([p for entry in report for p in entry.problems],
+              sys.stderr if output_format == "json" else sys.stdout)
+    invalid = [entry for entry in report if not entry.valid]
     if output_format == "json":
-        click.echo(json.dumps({"valid": not invalid, "files": report}, indent=2))
+        click.echo(json.dumps({"valid": not invalid,
+                               "files": [entry.to_json() for entry in report]}, indent=2))
     sys.exit(EXIT_USAGE if invalid else 0)
+
+
+def _print_validation(entry: FileReport, quiet: bool) -> None:
+    for problem in entry.problems:
+        click.echo(printable(problem.format()), err=problem.severity == "error")
+    if quiet:
+        return
+    if entry.skipped:
+        click.echo(f"{entry.file}: skipped, {entry.skip_reason}")
+    elif entry.valid:
+        click.echo(f"{entry.file}: valid ({entry.checks} checks)")
+    elif entry.errors == 0:
+        click.echo(f"{entry.file}: invalid under --strict ({entry.warnings} warnings)")
 
 
 @cli.command()
@@ -225,23 +388,28 @@ def plan(policy: str, start: str | None, end: str | None, duration: str | None,
 @click.option("-o", "--output", required=True, metavar="DIR",
               help="The package directory to write (may be the one RESULTS is in).")
 @click.option("--policy", "policy_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="The exact policy file evaluated. Default: the path the results "
-                   "record, else policy.yaml beside RESULTS.")
+              help="The exact policy file evaluated, whose report templates are used. "
+                   "Default: policy.yaml beside RESULTS (in a package), with the "
+                   "package's own templates/ copies.")
 @_with_options(package_options)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def render(results: str, output: str, policy_path: str | None, artifacts: tuple[str, ...],
-           certify_only: bool, tarball_path: str | None, no_pdf: bool, quiet: bool) -> None:
+           certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
+           render_timeout: str, pdf_max_checks: int, quiet: bool) -> None:
     """Re-render the reports and the package from a stored RESULTS.json; contact nothing.
 
     The same results give the same package, byte for byte (and the same
     tarball), so a package can be rebuilt and compared offline. When RESULTS
-    is inside a package, that package's artifacts are kept.
+    is inside a package, that package's artifacts are kept. Nothing RESULTS
+    says makes gacert read a file: the policy and templates come from --policy
+    or from inside the package.
     """
     from gacert.cli.summary import print_package
     from gacert.package.rerender import rerender
 
-    package = rerender(results, output, _package_options(artifacts, certify_only, tarball_path,
-                                                          no_pdf, policy_path))
+    package = rerender(results, output, _package_options(
+        artifacts, certify_only, tarball_path, no_pdf, allow_nonempty, render_timeout,
+        pdf_max_checks, policy_path))
     if not quiet:
         print_package(package)
 
@@ -260,7 +428,8 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
 @click.option("-v", "--verbose", is_flag=True, help="Also print every check of the re-grade.")
 def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: str,
             artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
-            no_pdf: bool, fail_on: str, quiet: bool, verbose: bool) -> None:
+            no_pdf: bool, allow_nonempty: bool, render_timeout: str, pdf_max_checks: int,
+            fail_on: str, quiet: bool, verbose: bool) -> None:
     """Judge the evidence stored in RESULTS with an edited POLICY; contact nothing.
 
     RESULTS is a results.json, a package directory or its .tar.gz; a package
@@ -282,7 +451,8 @@ def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: 
     from gacert.package.regrade import RegradeOptions, execute_regrade
     from gacert.run import RunOutput
 
-    package = _package_options(artifacts, certify_only, tarball_path, no_pdf)
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf, allow_nonempty,
+                               render_timeout, pdf_max_checks)
     result = execute_regrade(RegradeOptions(results=results, policy_path=policy_path,
                                             output_dir=output, overrides=overrides,
                                             package=package))
@@ -433,8 +603,17 @@ def _test_files(given: tuple[str, ...], quiet: bool) -> list[str]:
     return paths
 
 
+def _seconds(text: str, option: str) -> float:
+    from gacert.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    click.secho(f"gacert: {message}", fg="red", err=True)
+    click.secho(f"gacert: {printable(message)}", fg="red", err=True)
     sys.exit(code)
 
 
@@ -449,7 +628,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except PolicyError as exc:
         for problem in exc.problems:
-            click.echo(problem.format(), err=True)
+            click.echo(printable(problem.format()), err=True)
+        _annotate(exc.problems)
         _fail("the policy is invalid", EXIT_USAGE)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -460,12 +640,25 @@ def main() -> None:
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except OSError as exc:
-        _fail(f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_COULD_NOT_EVALUATE)
+        # Every file gacert writes names itself in an OutputError; a bare OSError
+        # still says what it is about rather than starting with ": ".
+        where = f"{exc.filename}: " if exc.filename else "a file could not be read or written: "
+        _fail(f"{where}{exc.strerror or exc}", EXIT_COULD_NOT_EVALUATE)
     except Exception as exc:
         if os.environ.get("GACERT_DEBUG") == "1":
             traceback.print_exc()
         _fail(f"internal error: {type(exc).__name__}: {exc} "
               "(set GACERT_DEBUG=1 for a traceback and report it)", EXIT_COULD_NOT_EVALUATE)
+
+
+def _annotate(problems: list[Problem], stream: TextIO | None = None) -> None:
+    """In GitHub Actions, each policy problem as an annotation at its line."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    from gacert.publish.commands import problem_annotations
+
+    for line in problem_annotations(problems, os.environ.get("GITHUB_WORKSPACE")):
+        print(line, file=stream or sys.stdout)
 
 
 def _template_problem(kind: str, path: str) -> str:

@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TypeVar
 
 from gacert.engine.evaluate import evaluate_check
@@ -18,6 +19,7 @@ from gacert.engine.plan import Plan, PlannedCheck
 from gacert.errors import SourceError, UsageError
 from gacert.model import CheckResult, Outcome, Policy
 from gacert.policy.params import interpolate_env
+from gacert.redact import redact_text
 from gacert.sources import source_factory
 from gacert.sources.base import Source
 
@@ -43,10 +45,15 @@ async def _fetch_one(planned: PlannedCheck, source: Source) -> Outcome:
     try:
         fetched = await source.fetch(planned.query)
     except SourceError as exc:
-        return Outcome(None, str(exc), time.perf_counter() - started)
+        return Outcome(None, redact_text(str(exc)), time.perf_counter() - started)
     except Exception as exc:  # a broken adapter must not take the other checks down
-        return Outcome(None, f"source {planned.check.source!r} failed unexpectedly: "
-                       f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+        return Outcome(None, redact_text(f"source {planned.check.source!r} failed "
+                                         f"unexpectedly: {type(exc).__name__}: {exc}"),
+                       time.perf_counter() - started)
+    # What a source says goes into results and reports: never a secret it quoted.
+    warnings = tuple(redact_text(w) for w in fetched.warnings)
+    if warnings != fetched.warnings:
+        fetched = replace(fetched, warnings=warnings)
     return Outcome(fetched, None, time.perf_counter() - started)
 
 
@@ -58,13 +65,11 @@ async def fetch_all(plan: Plan, sources: Mapping[str, Source],
 
 async def fetch_each(plan: Plan, sources: Mapping[str, Source],
                      handle: Callable[[PlannedCheck, Outcome], T],
-                     progress: ProgressCallback | None = None,
-                     started: Callable[[], None] | None = None) -> dict[str, T]:
+                     progress: ProgressCallback | None = None) -> dict[str, T]:
     """Run every query at once, and hand each outcome to `handle` as soon as it
     arrives, while the other queries are still under way: what `handle` keeps
     (a check's result) is all that stays of an answer, so that the answers of a
-    run are never all in memory together. `started` is called once every query
-    has begun (its connection opening), for work that can overlap the waiting."""
+    run are never all in memory together."""
     async def run(planned: PlannedCheck) -> tuple[str, T]:
         outcome = await _fetch_one(planned, sources[planned.check.source])
         if progress is not None:
@@ -72,10 +77,7 @@ async def fetch_each(plan: Plan, sources: Mapping[str, Source],
         return planned.check.id, handle(planned, outcome)
 
     try:
-        gathered = asyncio.gather(*(run(p) for p in plan.checks))
-        if started is not None:  # after each query's first step
-            asyncio.get_running_loop().call_soon(started)
-        pairs = await gathered
+        pairs = await asyncio.gather(*(run(p) for p in plan.checks))
     finally:
         await asyncio.gather(*(s.aclose() for s in sources.values()), return_exceptions=True)
     return dict(pairs)
@@ -93,10 +95,9 @@ def fetch(plan: Plan, sources: Mapping[str, Source],
 
 def fetch_and_evaluate(plan: Plan, sources: Mapping[str, Source],
                        progress: ProgressCallback | None = None,
-                       keep_points: int | None = None,
-                       started: Callable[[], None] | None = None) -> dict[str, CheckResult]:
+                       keep_points: int | None = None) -> dict[str, CheckResult]:
     """Every check's result, each evaluated as soon as its answer arrives."""
     def judge(planned: PlannedCheck, outcome: Outcome) -> CheckResult:
         return evaluate_check(planned.check, planned.query.text, outcome, plan.params,
                               window=plan.window, keep_points=keep_points)
-    return asyncio.run(fetch_each(plan, sources, judge, progress, started))
+    return asyncio.run(fetch_each(plan, sources, judge, progress))

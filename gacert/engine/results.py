@@ -30,7 +30,7 @@ from gacert.document import (
 )
 from gacert.errors import OutputError
 from gacert.formatting import document_number
-from gacert.fsutil import write_atomic
+from gacert.fsutil import open_regular, write_atomic
 from gacert.model import (
     CheckResult,
     ReportSection,
@@ -152,6 +152,7 @@ def _check_document(check: CheckResult) -> CheckDocument:
         "duration_seconds": round(check.duration_seconds, 4),
         "measurements": _json_safe(check.measurements),
         "evidence": _json_safe(check.evidence),
+        "line": check.line,
     }
     # Range checks: how many series keep their points, and the band of the others.
     if check.keep_points is not None:
@@ -252,7 +253,8 @@ def read_results(path: str) -> ResultsDocument:
     """The results document at `path`, checked against the results schema, so that a
     file that is not gacert results fails with a plain message, not in a template."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        # Only a regular file: a FIFO or /dev/zero named as results would never end.
+        with open_regular(path) as handle:
             document: Any = json.load(handle)
     except (OSError, ValueError) as exc:
         raise OutputError(f"{path}: cannot read results: {exc}") from None

@@ -24,16 +24,20 @@ from gacert.document import ResultsDocument
 from gacert.engine.regrade import Change, Origin, change_document, regrade, regrade_document
 from gacert.engine.results import check_results, results_bytes
 from gacert.errors import OutputError, UsageError
-from gacert.fsutil import write_atomic
+from gacert.fsutil import open_regular, write_atomic
 from gacert.model import Policy
-from gacert.package.build import Package, write_package
+from gacert.package.build import (
+    Package,
+    PackageOptions,
+    check_options,
+    tarball_path,
+    write_package,
+)
 from gacert.package.manifest import MANIFEST_NAME, RESULTS_NAME
-from gacert.package.options import PackageOptions, check_options, tarball_path
-from gacert.package.verify import verify_and_read
+from gacert.package.verify import MAX_KEPT_BYTES, verify_and_read
 from gacert.policy.load import load_policy
 from gacert.policy.params import resolve_params
-from gacert.report.render import check_templates, template_problem
-from gacert.report.templates import policy_templates
+from gacert.report.render import check_templates, policy_templates, template_problem
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,8 @@ def read_evidence(path: str) -> Evidence:
     package = _package_of(path)
     if package is None:
         try:
-            with open(path, "rb") as handle:
+            # Only a regular file: a FIFO or a device named as results would never end.
+            with open_regular(path) as handle:
                 data = handle.read()
         except OSError as exc:
             raise OutputError(f"{path}: cannot read results: {exc.strerror or exc}") from None
@@ -105,7 +110,10 @@ def _verified_results(package: str, given: str) -> tuple[bytes, str]:
         raise OutputError(f"{given}: the package does not verify ({problems}"
                           f"{f'; and {more} more' if more > 0 else ''}); a re-grade of "
                           "changed evidence would certify nothing: check it with gacert verify")
-    # A package that verifies has both: verification requires them.
+    if RESULTS_NAME not in read:
+        raise OutputError(f"{given}: results.json is larger than {MAX_KEPT_BYTES >> 20} MiB; "
+                          "not read")
+    # A package that verifies has its manifest: verification requires it.
     return read[RESULTS_NAME], hashlib.sha256(read[MANIFEST_NAME]).hexdigest()
 
 

@@ -40,6 +40,9 @@ REQUIRED = (RESULTS_NAME, POLICY_NAME, METADATA_NAME)
 # a package's manifest and metadata hold a line or an entry per file.
 _READ = (MANIFEST_NAME, METADATA_NAME)
 MAX_READ_BYTES = 16 * 1024 * 1024
+# A file a caller asks to keep (a re-grade keeps results.json) is held up to this:
+# a package from elsewhere may be a bomb.
+MAX_KEPT_BYTES = 128 * 1024 * 1024
 _CHUNK = 1 << 20  # every file is hashed 1 MiB at a time, never read whole
 
 
@@ -101,6 +104,7 @@ def _entry(name: str, stream: IO[bytes], size: int, keep: Collection[str]) -> En
     whole = name in keep or name in _READ
     kept: bytearray | None = bytearray() if whole else None
     head = PolicyDigest() if name == RESULTS_NAME else None
+    limit = MAX_KEPT_BYTES if name in keep else MAX_READ_BYTES
     problem = ""
     while chunk := stream.read(_CHUNK):
         digest.update(chunk)
@@ -108,8 +112,8 @@ def _entry(name: str, stream: IO[bytes], size: int, keep: Collection[str]) -> En
             head.feed(chunk)
         if kept is not None:
             kept += chunk
-            if name not in keep and len(kept) > MAX_READ_BYTES:
-                kept, problem = None, f"larger than {MAX_READ_BYTES >> 20} MiB; not read"
+            if len(kept) > limit:
+                kept, problem = None, f"larger than {limit >> 20} MiB; not read"
     return Entry(digest.hexdigest(), size, None if kept is None else bytes(kept), problem,
                  head.sha256 if head is not None else None)
 

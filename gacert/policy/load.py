@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gacert.durations import parse_duration
 from gacert.errors import PolicyError, Problem
+from gacert.fsutil import read_regular
 from gacert.model import (
     DEFAULT_KEEP_POINTS,
     DEFAULT_SCRAPE_INTERVAL,
@@ -29,6 +30,8 @@ from gacert.model import (
     DEFAULT_WINDOW,
     OTHER_SECTION_ID,
     Check,
+    Notify,
+    NotifyTarget,
     Param,
     Policy,
     ReportPart,
@@ -90,19 +93,20 @@ def check_policy_file(path: str, template_check: TemplateCheck | None = None
     passes `gacert.report.render.template_problem`); without it, only their
     existence and size are checked."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(_READ_LIMIT)
+        # A FIFO or a device is refused, never read: it would hang or never end.
+        raw, size = read_regular(path, _READ_LIMIT)
     except OSError as exc:
         return None, [Problem(path, 0, 0, "", f"cannot read: {exc.strerror or exc}")]
-    return check_policy_bytes(raw, path, template_check)
+    return check_policy_bytes(raw, path, template_check, size=size)
 
 
-def check_policy_bytes(raw: bytes, path: str, template_check: TemplateCheck | None = None
-                       ) -> tuple[Policy | None, list[Problem]]:
+def check_policy_bytes(raw: bytes, path: str, template_check: TemplateCheck | None = None,
+                       *, size: int | None = None) -> tuple[Policy | None, list[Problem]]:
     """Validate the contents `raw` of the policy file `path` (which names it in problems
-    and locates the templates it names)."""
+    and locates the templates it names); `size` is the file's size, when `raw` is only
+    its start."""
     try:
-        doc = load_yaml(raw, path)
+        doc = load_yaml(raw, path, size)
     except YamlLoadError as exc:
         return None, [exc.problem]
     located = schema_errors(doc)
@@ -195,7 +199,8 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
     section_of = {cid: s["id"] for s in sections_data for cid in s["checks"]}
     keep_points = data.get("report", {}).get("keep_points", DEFAULT_KEEP_POINTS)
     checks = tuple(_build_check(c, section_of.get(c["id"], OTHER_SECTION_ID), rules[i],
-                                keep_points) for i, c in enumerate(data["checks"]))
+                                doc.position(("checks", i))[0], keep_points)
+                   for i, c in enumerate(data["checks"]))
     sections = [Section(s["id"], s.get("title", s["id"]), s.get("description", ""),
                         tuple(s["checks"])) for s in sections_data]
     unplaced = tuple(c.id for c in checks if c.section == OTHER_SECTION_ID)
@@ -218,7 +223,20 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
         sections=tuple(sections),
         report_templates=dict(data.get("report", {}).get("templates", {})),
         ga_day=_build_ga_day(data.get("report", {}).get("ga_day", {})),
+        notify=_build_notify(data.get("notify")),
     )
+
+
+def _build_notify(data: Mapping[str, Any] | None) -> Notify | None:
+    if data is None:
+        return None
+    targets = tuple(NotifyTarget(t["type"], tuple(t.get("when", ("fail", "verdict"))),
+                                 {k: v for k, v in t.items() if k not in ("type", "when")})
+                    for t in data["targets"])
+    return Notify(targets=targets, alert_on=data.get("alert_on", "fail"),
+                  report_url=data.get("report_url", ""), retries=data.get("retries", 3),
+                  backoff_seconds=parse_duration(data.get("backoff", "1s")),
+                  timeout_seconds=parse_duration(data.get("timeout", "10s")))
 
 
 def _build_ga_day(data: Mapping[str, Any]) -> tuple[ReportSection, ...]:
@@ -242,7 +260,7 @@ def _build_param(name: str, value: Any) -> Param:
     return Param(name, value)
 
 
-def _build_check(data: Mapping[str, Any], section: str, rules: Rules,
+def _build_check(data: Mapping[str, Any], section: str, rules: Rules, line: int,
                  keep_points: int) -> Check:
     return Check(
         id=data["id"], title=data.get("title", data["id"]),
@@ -253,7 +271,7 @@ def _build_check(data: Mapping[str, Any], section: str, rules: Rules,
         rules=rules,
         no_data=data.get("no_data", "no_data"), gate=data.get("gate", True),
         tags=tuple(data.get("tags", ())), section=section,
-        slo=_build_slo(data.get("slo")),
+        slo=_build_slo(data.get("slo")), line=line,
         keep_points=data.get("keep_points", keep_points),
     )
 

@@ -29,6 +29,7 @@ from gacert import __version__
 from gacert.durations import format_duration
 from gacert.errors import SourceError, exception_chain
 from gacert.model import Fetched, Query, Series
+from gacert.sources.bodies import BodyTooLarge, ResponseLimits, read_body
 from gacert.sources.endpoint import Endpoint
 from gacert.sources.settings import Settings
 
@@ -58,6 +59,7 @@ class PrometheusConfig:
     backoff: float
     concurrency: int
     compression: bool
+    limits: ResponseLimits  # bytes received and inflated per answer
 
 
 class PrometheusSource:
@@ -125,7 +127,7 @@ class PrometheusSource:
         return self._query_url, {"query": query.text, "time": _unix(query.end)}
 
     async def _post_with_retries(self, url: str, form: dict[str, str]
-                                 ) -> tuple[httpx.Response, bytearray]:
+                                 ) -> tuple[httpx.Response, bytes | bytearray]:
         attempts = self._config.retries + 1
         last: _Transient | None = None
         for attempt in range(attempts):
@@ -146,7 +148,7 @@ class PrometheusSource:
         return min(MAX_BACKOFF_SECONDS, base * random.uniform(1 - JITTER, 1 + JITTER))
 
     async def _attempt(self, url: str, form: dict[str, str]
-                       ) -> tuple[httpx.Response, bytearray]:
+                       ) -> tuple[httpx.Response, bytes | bytearray]:
         client, gate = self._client()
         timeout = self._config.timeout
         async with gate:
@@ -154,9 +156,13 @@ class PrometheusSource:
                 # httpx's timeout bounds each read; this bounds the whole request.
                 async with asyncio.timeout(timeout), \
                         client.stream("POST", url, data=form) as response:
-                    body = await _read_body(response)
+                    body = await read_body(response, self._config.limits)
             except (TimeoutError, httpx.TimeoutException) as exc:
                 raise _Transient(f"timed out (timeout {format_duration(timeout)})") from exc
+            except BodyTooLarge as exc:  # the same answer would come again: no retry
+                raise self._error(str(exc)) from None
+            except ValueError as exc:  # an encoding not asked for, a body that does not inflate
+                raise self._error(f"{NOT_THE_API} ({exc})") from None
             except httpx.TransportError as exc:
                 raise self._transport_failure(exc) from exc
             except httpx.HTTPError as exc:  # e.g. a gzip body that does not decompress
@@ -182,7 +188,7 @@ class PrometheusSource:
 
     # -- answers --------------------------------------------------------------------
 
-    def _read(self, response: httpx.Response, body: bytearray) -> bytearray:
+    def _read(self, response: httpx.Response, body: bytes | bytearray) -> bytes | bytearray:
         """The body of a 2xx answer; any other answer raised as an error or a retry."""
         status = response.status_code
         if 200 <= status < 300:
@@ -237,15 +243,6 @@ class _NotJson(_BadAnswer):
     """A 2xx answer that is not JSON at all."""
 
 
-async def _read_body(response: httpx.Response) -> bytearray:
-    """The whole (decoded) body, grown in place: one copy of it, never a list of
-    chunks joined into a second."""
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-    return body
-
-
 # -- settings ---------------------------------------------------------------------------
 
 
@@ -258,6 +255,7 @@ def read_config(settings: Settings) -> PrometheusConfig:
         backoff=settings.seconds("backoff", DEFAULT_BACKOFF),
         concurrency=settings.integer("concurrency", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
         compression=settings.flag("compression"),
+        limits=ResponseLimits.from_settings(settings),
     )
 
 
