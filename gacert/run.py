@@ -15,15 +15,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from gacert.document import ResultsDocument
+from gacert.engine.coverage import measure_coverage
 from gacert.engine.evaluate import evaluate_check
-from gacert.engine.fetch import build_sources, fetch
-from gacert.engine.plan import Plan, build_plan
+from gacert.engine.fetch import Fetches, build_sources, fetch
+from gacert.engine.plan import Plan, PlannedCheck, build_plan
 from gacert.engine.results import to_document, verdict, write_results
 from gacert.engine.window import resolve_window
-from gacert.model import Outcome, Policy, RunResult, SourceInfo, Timings
+from gacert.model import CheckResult, Outcome, Policy, RunResult, SourceInfo, Timings
 from gacert.package.build import Package, PackageOptions, check_options, write_package
 from gacert.policy.load import load_policy
-from gacert.policy.params import resolve_params
+from gacert.policy.params import param_overrides, resolve_params, source_overrides
 from gacert.report.render import Templates, check_templates, template_problem
 from gacert.timestamps import format_timestamp
 
@@ -58,7 +59,8 @@ def plan_run(options: RunOptions) -> tuple[Policy, Plan]:
         step_seconds=policy.window.step_seconds,
         scrape_interval_seconds=policy.window.scrape_interval_seconds,
         now=options.now or datetime.now(UTC))
-    return policy, build_plan(policy, window, params)
+    overridden = [o.name for o in param_overrides(policy.params, list(options.overrides))]
+    return policy, build_plan(policy, window, params, overridden)
 
 
 def execute(options: RunOptions,
@@ -72,18 +74,19 @@ def execute(options: RunOptions,
     package_options = replace(options.package, policy_path=options.policy_path)
     check_options(options.output_dir, package_options)
     sources = build_sources(policy, options.environ)
+    overrides = (*param_overrides(policy.params, list(options.overrides)),
+                 *source_overrides(policy.sources, _environ(options)))
     fetch_clock = time.perf_counter()
-    outcomes = fetch(plan, sources, progress)
+    fetches = fetch(plan, sources, progress)
     fetch_seconds = time.perf_counter() - fetch_clock
-    checks = tuple(evaluate_check(p.check, p.query.text, outcomes[p.check.id], plan.params)
-                   for p in plan.checks)
+    checks = tuple(_evaluate(p, fetches, plan) for p in plan.checks)
     run = RunResult(
         status=verdict(checks), policy=policy, window=plan.window, params=plan.params,
         sources=tuple(SourceInfo(sid, policy.sources[sid].type, s.endpoint)
                       for sid, s in sources.items()),
         timings=Timings(format_timestamp(started_at), format_timestamp(datetime.now(UTC)),
                         time.perf_counter() - clock, fetch_seconds),
-        checks=checks)
+        checks=checks, overrides=overrides)
     document = to_document(run)
     if templates.overrides:
         document["policy"]["report_templates"] = dict(templates.overrides)
@@ -92,6 +95,20 @@ def execute(options: RunOptions,
     package = write_package(document, results_path, options.output_dir, package_options,
                             templates)
     return RunOutput(document, results_path, package)
+
+
+def _evaluate(planned: PlannedCheck, fetches: Fetches, plan: Plan) -> CheckResult:
+    """One check judged on its answer and on how much of the window its evidence covers."""
+    outcome = fetches.checks[planned.check.id]
+    coverage = None
+    if planned.coverage is not None:
+        coverage = measure_coverage(planned.coverage, plan.window.step_seconds, outcome,
+                                    fetches.coverage.get(planned.check.id))
+    return evaluate_check(planned.check, planned.query.text, outcome, plan.params, coverage)
+
+
+def _environ(options: RunOptions) -> Mapping[str, str]:
+    return os.environ if options.environ is None else options.environ
 
 
 def policy_templates(policy: Policy) -> Templates:

@@ -10,17 +10,20 @@ import click
 
 from gacert.document import CheckDocument
 from gacert.engine.plan import Plan
+from gacert.engine.results import STATUSES
 from gacert.formatting import format_value
 from gacert.model import Outcome, Policy
 from gacert.package.build import Package
 from gacert.package.verify import Verification
 from gacert.policy.variables import format_param
+from gacert.report.reportdata import coverage_detail, coverage_text, override_origin
 from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
 
-LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA", "error": "ERROR"}
+LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA",
+          "insufficient": "INSUFF", "error": "ERROR"}
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no_data": "magenta",
-           "error": "red"}
+           "insufficient": "magenta", "error": "red"}
 
 
 class Progress:
@@ -55,10 +58,17 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
         for check in doc["checks"]:
             _print_check(check, verbose)
     summary = doc["summary"]
-    counts = ", ".join(f"{summary[s]} {s.replace('_', ' ')}"
-                       for s in ("pass", "warn", "fail", "no_data", "error") if summary[s])
+    counts = ", ".join(f"{summary.get(s, 0)} {s.replace('_', ' ')}" for s in STATUSES
+                       if summary.get(s, 0))
+    overrides = doc.get("overrides") or []
+    for override in overrides:
+        click.secho(f"override: {override['name']} = {override['value']} (committed "
+                    f"{'none' if override['default'] is None else override['default']}), "
+                    f"{override_origin(override)}", fg="yellow")
+    flag = f"; {len(overrides)} value{'s' if len(overrides) > 1 else ''} overridden at run " \
+        "time" if overrides else ""
     click.echo(f"verdict: {_status(doc['status'], 0)} ({counts}; "
-               f"{summary['gate']} of {summary['total']} checks gate)")
+               f"{summary['gate']} of {summary['total']} checks gate{flag})")
     if not quiet:
         click.echo(f"results: {result.results_path}")
         if result.package is not None:
@@ -102,13 +112,18 @@ def print_verification(result: Verification, *, quiet: bool) -> None:
 def _print_check(check: CheckDocument, verbose: bool) -> None:
     value = format_value(check["value"], check["unit"], check["precision"])
     gate = "" if check["gate"] else "  (informational)"
-    line = f"  {_status(check['status'])} {check['id']:<28} {value:>16}{gate}"
+    coverage = check.get("coverage")
+    evidence = f"  evidence {coverage_text(check)}" \
+        if coverage is not None and coverage["share"] is not None else ""
+    line = f"  {_status(check['status'])} {check['id']:<28} {value:>16}{evidence}{gate}"
     click.echo(line)
     if check["status"] not in ("pass",) or verbose:
         click.echo(f"         {check['reason']}")
     if verbose:
         # The schema allows a null query (a source without one); runs write "".
         click.echo(f"         query: {' '.join((check['query'] or '').split())}")
+        if coverage is not None:
+            click.echo(f"         coverage: {coverage_detail(check)}")
 
 
 def print_plan(policy: Policy, plan: Plan) -> None:
@@ -124,3 +139,7 @@ def print_plan(policy: Policy, plan: Plan) -> None:
         click.echo(f"\n{check.id} [{check.source}; {kind}; series: {check.series}"
                    f"{'' if check.gate else '; informational'}]")
         click.echo(f"  {planned.query.text}")
+        coverage = planned.coverage
+        if coverage is not None:
+            query = f": {coverage.query.text}" if coverage.query is not None else ""
+            click.echo(f"  coverage {coverage.note}{query}")

@@ -40,6 +40,7 @@ from gacert.policy.expressions import (
     unknown_names,
 )
 from gacert.policy.params import closest, env_syntax_errors
+from gacert.policy.paramsafety import default_faults
 from gacert.policy.rulecheck import Locate, Scope, expression_errors, threshold_findings
 from gacert.policy.variables import format_param, query_variable_names, render_query
 from gacert.policy.yamlsource import Located, PathKey
@@ -143,11 +144,28 @@ class MeaningChecker:
 
     def _check_window(self) -> None:
         for name, value in _mapping(self.data.get("window")).items():
-            if self.intact(("window", name)):
+            if name == "coverage":
+                self._check_coverage(("window", name), value)
+            elif self.intact(("window", name)):
                 try:
                     parse_duration(value)
                 except ValueError as exc:
                     self.add(("window", name), str(exc))
+        reference = _mapping(_mapping(self.data.get("window")).get("coverage")).get("reference")
+        here: PathKey = ("window", "coverage", "reference")
+        if isinstance(reference, str) and self.intact(here):
+            self._check_query_variables(here, reference, any(
+                isinstance(s, Mapping) and s.get("type") == "prometheus"
+                for s in self.sources.values()))
+
+    def _check_coverage(self, here: PathKey, coverage: Any) -> None:
+        """The schema allows any duration pattern; a zero max_gap is none."""
+        gap = _mapping(coverage).get("max_gap")
+        if isinstance(gap, str) and self.intact((*here, "max_gap")):
+            try:
+                parse_duration(gap)
+            except ValueError as exc:
+                self.add((*here, "max_gap"), str(exc))
 
     def _check_params(self) -> None:
         reserved = set(CHECK_NAMES) | set(WINDOW_VARIABLES) | CONSTANTS.keys() | FUNCTIONS.keys()
@@ -218,11 +236,14 @@ class MeaningChecker:
                                     f"sources: {', '.join(self.sources) or 'none'}"))
         kind = self.source_types.get(source_id)
         self._check_query_presence(here, check, kind)
+        if "coverage" in check:
+            self._check_coverage((*here, "coverage"), check["coverage"])
         if check.get("mode") != "range" and "over_time" in check:
             self.add((*here, "over_time"), "over_time applies to range checks only",
                      hint="add mode: range, or remove over_time")
         if "query" in check:
-            self._check_query_variables(here, check["query"], source_id)
+            self._check_query_variables((*here, "query"), check["query"],
+                                        self._is_prometheus(source_id))
         measured = frozenset(kind.measurements) if kind else frozenset()
         if measured and isinstance(check.get("query"), str):
             self._check_measurement_path(here, check["query"], measured)
@@ -279,15 +300,16 @@ class MeaningChecker:
                      hint=self.hint(root, measured,
                                     f"measurements: {', '.join(sorted(measured))}"))
 
-    def _check_query_variables(self, here: PathKey, query: str, source_id: str) -> None:
+    def _check_query_variables(self, path: PathKey, query: str, promql_query: bool) -> None:
+        """Unknown variables of the query at `path`; a PromQL one is kept to be parsed."""
         variables = self.param_names | set(WINDOW_VARIABLES)
         unknown = [n for n in query_variable_names(query) if n not in variables]
         for name in unknown:
-            self.add((*here, "query"), f"unknown variable ${name} in query",
+            self.add(path, f"unknown variable ${name} in query",
                      hint=self.hint(name, variables, "params and $__range, $__interval, "
                                                      "$__rate_interval, ..."))
-        if not unknown and self._is_prometheus(source_id):
-            self.queries.append(((*here, "query"), query))
+        if not unknown and promql_query:
+            self.queries.append((path, query))
 
     def _compile(self, here: PathKey, rule: str, text: str,
                  measured: frozenset[str]) -> Expression | None:
@@ -315,8 +337,8 @@ class MeaningChecker:
             self.add(self.queries[0][0], "PromQL queries were not parsed: the promql-parser "
                      "package is not installed", severity="warning")
             return
-        variables = {name: format_param(value) for name, value in self.param_defaults().items()}
-        variables.update(self._sample_window().variables())
+        defaults = {name: format_param(value) for name, value in self.param_defaults().items()}
+        variables = {**defaults, **self._sample_window().variables()}
         rendered: list[tuple[PathKey, str, str]] = []
         for path, query in self.queries:
             try:
@@ -329,6 +351,16 @@ class MeaningChecker:
                 message, hint = result
                 self.add(path, f"query is not valid PromQL: {message}",
                          hint=hint or self._params_used(query))
+            else:
+                self._check_default_places(path, query, defaults)
+
+    def _check_default_places(self, path: PathKey, query: str,
+                              defaults: Mapping[str, str]) -> None:
+        """Each default must be one value where the query uses it, as a run checks the
+        values it is given (gacert.policy.paramsafety)."""
+        for name, fault in default_faults(query, defaults):
+            self.add(path, f"param {name}'s default {defaults[name]!r} cannot be used "
+                     f"here: {fault}", hint="a param may change a query only as a value")
 
     def _params_used(self, query: str) -> str:
         """The param values a query was parsed with: the fault may lie in a default."""
