@@ -84,8 +84,9 @@ def _walk(node: Any, offset: timedelta, *, in_range: bool) -> _Needs:
             return _Needs((), True, False, 0.0)
         return _Needs((f"count({_selector(node, offset)})",), True, True, 0.0)
     if kind == "MatrixSelector":
-        inner = _walk(node.vector_selector, offset, in_range=True)
-        return _with_range(inner, node.range)
+        if node.vector_selector.at is not None:  # a range at a fixed instant
+            return _Needs((), True, False, 0.0)
+        return _with_range(_walk(node.vector_selector, offset, in_range=True), node.range)
     if kind == "SubqueryExpr":
         if node.at is not None:
             return _Needs((), True, False, 0.0)
