@@ -11,7 +11,11 @@ median of the repetitions reported:
 - `python -c "import yaml, jsonschema"`: the floor of any Python validator
   of YAML against a JSON Schema;
 - the same two validators on a broken copy of the policy (an unknown key),
-  the path on which gacert does import jsonschema to report the errors.
+  the path on which gacert does import jsonschema to report the errors;
+- the broken-policy corpus of tests/test_corpus.py, each generated case (up
+  to a megabyte) and the whole corpus in one process: wall and CPU seconds,
+  and the CPU time as the multiple of validating policies/ga.yaml that the
+  test bounds (the test once held each case to 5 s of wall time).
 
 Bytecode is compiled first, as any install does: an environment with
 PYTHONDONTWRITEBYTECODE (some sandboxes set it) would otherwise compile
@@ -24,12 +28,16 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import test_corpus as corpus  # the corpus and its generated cases
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = "policies/ga.yaml"
@@ -65,10 +73,40 @@ def broken_copy(directory: Path) -> str:
     return str(broken)
 
 
+def corpus_run(args: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of `gacert validate ARGS` as test_corpus runs it."""
+    started = time.perf_counter()
+    run = corpus.run_bounded(*args, cwd=cwd)
+    return time.perf_counter() - started, run.cpu_seconds
+
+
+def bench_corpus(repeat: int) -> None:
+    runs: dict[str, tuple[list[str], Path]] = {
+        "policies/ga.yaml (the unit)": ([str(ROOT / POLICY)], ROOT),
+        "the whole corpus, one process": ([c.path.name for c in corpus.CASES], corpus.CORPUS)}
+    with tempfile.TemporaryDirectory() as directory:
+        for param in corpus.GENERATED:
+            name, text = str(param.values[0]), str(param.values[1])
+            Path(directory, name).write_text(text, encoding="utf-8")
+            runs[str(param.id)] = ([name], Path(directory))
+        figures = {label: [corpus_run(*run) for _ in range(repeat)]
+                   for label, run in runs.items()}
+    unit = statistics.median(cpu for _, cpu in figures["policies/ga.yaml (the unit)"])
+    width = max(len(label) for label in figures)
+    print(f"\ncorpus: median of {repeat} runs, new processes on {os.cpu_count()} CPUs")
+    print(f"{'':<{width}}  {'wall s':>7} {'CPU s':>7} {'CPU / unit':>10}")
+    for label, samples in figures.items():
+        wall = statistics.median(w for w, _ in samples)
+        cpu = statistics.median(c for _, c in samples)
+        print(f"{label:<{width}}  {wall:7.2f} {cpu:7.2f} {cpu / unit:10.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=21)
-    repeat = parser.parse_args().repeat
+    parser.add_argument("--corpus-repeat", type=int, default=3)
+    args = parser.parse_args()
+    repeat = args.repeat
     for package in ("gacert", "schemas", "report_templates"):
         compileall.compile_dir(str(ROOT / package), quiet=1)
     gacert = [str(BIN / "gacert"), "validate"]
@@ -85,6 +123,7 @@ def main() -> None:
             "check-jsonschema ... broken.yaml": ([*check_jsonschema, broken], 1),
         }, repeat)
     report(medians, repeat)
+    bench_corpus(args.corpus_repeat)
 
 
 def report(medians: dict[str, float], repeat: int) -> None:

@@ -19,16 +19,23 @@ from typing import Any, Literal, NotRequired, TypedDict
 from gacert.model import ParamValue, Status, Verdict
 
 __all__ = [
+    "ChangeDocument",
     "CheckDocument",
+    "CheckStateDocument",
     "CoverageDocument",
     "CoverageRuleDocument",
+    "FieldChangeDocument",
     "GaDayDocument",
     "GapDocument",
     "JsonNumber",
     "NonFinite",
+    "OriginDocument",
+    "OriginPolicyDocument",
     "OverrideDocument",
     "Point",
     "PolicyDocument",
+    "RegradeDocument",
+    "RegradeSummaryDocument",
     "ResultsDocument",
     "RulesDocument",
     "SectionDocument",
@@ -205,6 +212,70 @@ class CheckDocument(TypedDict):
     thresholds: list[ThresholdDocument]
     slo: NotRequired[SloDocument | None]
     coverage: NotRequired[CoverageDocument]
+    line: NotRequired[int]  # where the check starts in the policy file; 0 when unknown
+
+
+class FieldChangeDocument(TypedDict):
+    """One thing that changed in how a check is judged (a rule, a param it reads)."""
+
+    field: str  # "rule fail", "param p99_latency_ms_max", "gate", "no_data", "series"
+    old: str | None  # None where it was absent
+    new: str | None
+
+
+class CheckStateDocument(TypedDict):
+    status: Status | None  # None on the side that does not have the check
+    value: JsonNumber | None
+
+
+class ChangeDocument(TypedDict):
+    """A check before and after a re-grade."""
+
+    check: str
+    title: str
+    gate: bool
+    old: CheckStateDocument
+    new: CheckStateDocument
+    unit: str | None
+    precision: int
+    flipped: bool  # the status changed
+    regradable: bool  # False: the stored evidence cannot be judged with the check as it is now
+    note: str  # why it is not re-gradable, or that it was removed
+    changes: list[FieldChangeDocument]
+
+
+class OriginPolicyDocument(TypedDict):
+    name: str | None
+    sha256: str | None
+    path: str | None
+
+
+class OriginDocument(TypedDict):
+    """The results a re-grade judged again."""
+
+    path: str | None  # as given on the command line
+    results_sha256: str  # of the results.json bytes re-graded
+    manifest_sha256: str | None  # of the package's manifest; None outside a package
+    status: Verdict  # the origin's verdict
+    gacert_version: str | None
+    policy: OriginPolicyDocument
+
+
+class RegradeSummaryDocument(TypedDict):
+    changed: int
+    flipped: int
+    not_regradable: int
+    added: int
+    removed: int
+
+
+class RegradeDocument(TypedDict):
+    """Present when the results are a re-grade (`gacert regrade`)."""
+
+    origin: OriginDocument
+    overrides: dict[str, ParamValue]  # --set of the re-grade
+    summary: RegradeSummaryDocument
+    changes: list[ChangeDocument]
 
 
 class ResultsDocument(TypedDict):
@@ -222,3 +293,4 @@ class ResultsDocument(TypedDict):
     sections: NotRequired[list[SectionDocument]]
     # Values used instead of the committed policy's; empty or absent: none.
     overrides: NotRequired[list[OverrideDocument]]
+    regrade: NotRequired[RegradeDocument]

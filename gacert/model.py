@@ -168,6 +168,9 @@ class Check:
     # The coverage its evidence must reach (the policy's window default unless the
     # check sets its own); None: not judged (`coverage: none`, or built by hand).
     coverage: CoverageRule | None = None
+    # The policy line where the check starts (its `- id:`), for CI annotations
+    # that point at it; 0 when unknown.
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -432,6 +435,7 @@ class CheckResult:
     measurements: Mapping[str, Any]  # a probe's named values, as rules saw them
     evidence: Mapping[str, Any]  # a probe's raw data (samples, failures by cause)
     coverage: Coverage | None = None  # None: built without the engine's measurement
+    line: int = 0  # the check's line in the policy file; 0 when unknown
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from gacert.model import CheckResult, Outcome, Policy, RunResult, SourceInfo, Ti
 from gacert.package.build import Package, PackageOptions, check_options, write_package
 from gacert.policy.load import load_policy
 from gacert.policy.params import param_overrides, resolve_params, source_overrides
-from gacert.report.render import Templates, check_templates, template_problem
+from gacert.report.render import check_templates, policy_templates, template_problem
 from gacert.timestamps import format_timestamp
 
 
@@ -109,11 +109,3 @@ def _evaluate(planned: PlannedCheck, fetches: Fetches, plan: Plan) -> CheckResul
 
 def _environ(options: RunOptions) -> Mapping[str, str]:
     return os.environ if options.environ is None else options.environ
-
-
-def policy_templates(policy: Policy) -> Templates:
-    """The policy's own templates, their paths made relative to the working directory
-    (they are written relative to the policy file)."""
-    base = os.path.dirname(policy.path)
-    return Templates({kind: os.path.normpath(os.path.join(base, path))
-                      for kind, path in policy.report_templates.items()})

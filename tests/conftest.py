@@ -1,5 +1,5 @@
-"""Shared fixtures: a real Prometheus serving the generated test dataset, and real
-local HTTP and WebSocket servers for the probes.
+"""Shared fixtures: a real Prometheus (and a real VictoriaMetrics) serving the
+generated test dataset, and real local HTTP and WebSocket servers for the probes.
 
 The dataset (`gacert.demo.gaday`: a clean week, then one scenario a day) is
 generated and backfilled once per generator version and cached (see
@@ -10,11 +10,13 @@ Prometheus on a copy of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pytest
 
 from gacert.demo import gaday
+from gacert.demo import victoriametrics as victoria
 from gacert.demo.prometheus import PrometheusServer, build_dataset, find_binary
 from gacert.demo.servers import (
     DemoServers,
@@ -22,6 +24,13 @@ from gacert.demo.servers import (
     RawTcpServer,
     WebSocketServer,
 )
+from gacert.demo.victoriametrics import VictoriaMetricsServer
+
+
+def dataset_arguments() -> tuple[datetime, datetime, tuple[gaday.Fault, ...], int, int]:
+    """The arguments of the test dataset: a clean week, then one scenario a day."""
+    return (gaday.DATASET_START, gaday.DATASET_END, gaday.dataset_faults(),
+            gaday.DATASET_SCRAPE_INTERVAL, gaday.DATASET_SEED)
 
 
 @pytest.fixture(scope="session")
@@ -35,15 +44,21 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
     except RuntimeError as error:
         pytest.fail(f"{error} (the tests need a real Prometheus)", pytrace=False)
     work_dir = tmp_path_factory.mktemp("prometheus")
-    tsdb_dir = build_dataset(
-        work_dir,
-        gaday.DATASET_START,
-        gaday.DATASET_END,
-        gaday.dataset_faults(),
-        gaday.DATASET_SCRAPE_INTERVAL,
-        gaday.DATASET_SEED,
-    )
+    tsdb_dir = build_dataset(work_dir, *dataset_arguments())
     with PrometheusServer(tsdb_dir, work_dir) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetricsServer]:
+    """A running VictoriaMetrics on 127.0.0.1 holding the same test dataset."""
+    try:
+        find_binary(victoria.BINARY, victoria.INSTALL_HINT)
+    except RuntimeError as error:
+        pytest.fail(f"{error} (the MetricsQL tests need a real VictoriaMetrics)", pytrace=False)
+    work_dir = tmp_path_factory.mktemp("victoriametrics")
+    data_dir = victoria.build_dataset(work_dir, *dataset_arguments())
+    with VictoriaMetricsServer(data_dir, work_dir) as server:
         yield server
 
 

@@ -2,7 +2,7 @@
 what an earlier stage (or the shared base) publishes.
 
     base (errors, model, document, durations, timestamps, formatting, fsutil, redact)
-      <- sources <- policy <- engine <- report <- package <- run <- cli
+      <- sources <- policy <- engine <- report <- package <- publish <- run <- cli
 
 Every import in gacert/, including those inside functions, is checked; the
 demo (test data and servers) may use the base only.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gacert"
-STAGES = ("base", "sources", "policy", "engine", "report", "package", "run", "cli")
+STAGES = ("base", "sources", "policy", "engine", "report", "package", "publish", "run", "cli")
 
 
 def _module_name(path: Path) -> str:

@@ -23,7 +23,9 @@ def gacert(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
 
 
 def test_shipped_policies_validate() -> None:
-    proc = gacert("validate", *map(str, sorted((ROOT / "policies").glob("*.yaml"))))
+    policies = [p for p in (ROOT / "policies").glob("*.yaml")
+                if not p.name.endswith(".tests.yaml")]
+    proc = gacert("validate", *map(str, sorted(policies)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ga.yaml: valid (" in proc.stdout
 
@@ -125,17 +127,20 @@ def test_python_m_gacert_and_version() -> None:
 def test_a_regular_install_carries_schemas_and_templates(tmp_path: Path) -> None:
     """`pip install .` (not editable) must work from any directory."""
     wheel_dir = tmp_path / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(wheel_dir), str(ROOT)], check=True, timeout=300,
-                   capture_output=True)
+    # Built with the setuptools of the dev extra, without build isolation and with
+    # no index, so that the test passes on a machine without a registry.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "--no-index", "-q", "-w", str(wheel_dir), str(ROOT)], check=True,
+                   timeout=300, capture_output=True)
     wheel = next(wheel_dir.glob("gacert-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "gacert/schemas/policy.schema.json" in names
     assert "gacert/schemas/results.schema.json" in names
     assert "gacert/report_templates/report.md.j2" in names
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    str(target), str(wheel)], check=True, timeout=300, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                    "--target", str(target), str(wheel)], check=True, timeout=300,
+                   capture_output=True)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = ("import gacert, sys; print(gacert.__file__); "

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ci_support import SHORT_PROBES
 
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer, free_port
@@ -27,9 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 GA_POLICY = str(ROOT / "policies" / "ga.yaml")
 
 pytestmark = pytest.mark.prometheus
-# Short probe runs: five reconnects 20 ms apart, five dashboard loads.
-SHORT_PROBES = {"TARS_WS_ITERATIONS": "5", "TARS_WS_INTERVAL": "20ms",
-                "TARS_DASHBOARD_REQUESTS": "5"}
 PROBE_CHECKS = ("ws_probe_success", "ws_probe_latency_avg", "ws_probe_latency_p99",
                 "ws_probe_downtime", "ws_probe_jitter", "dashboard_load", "dashboard_success")
 

@@ -33,6 +33,16 @@ PARTS: list[tuple[Any, dict[str, Any]]] = [
     (types.SectionDocument, PROPERTIES["sections"]["items"]),
     (types.CheckDocument, DEFS["check"]),
     (types.SeriesDocument, DEFS["series"]),
+    (types.RegradeDocument, PROPERTIES["regrade"]),
+    (types.OriginDocument, PROPERTIES["regrade"]["properties"]["origin"]),
+    (types.OriginPolicyDocument,
+     PROPERTIES["regrade"]["properties"]["origin"]["properties"]["policy"]),
+    (types.RegradeSummaryDocument, PROPERTIES["regrade"]["properties"]["summary"]),
+    (types.ChangeDocument, PROPERTIES["regrade"]["properties"]["changes"]["items"]),
+    (types.CheckStateDocument,
+     PROPERTIES["regrade"]["properties"]["changes"]["items"]["properties"]["old"]),
+    (types.FieldChangeDocument,
+     PROPERTIES["regrade"]["properties"]["changes"]["items"]["properties"]["changes"]["items"]),
 ]
 # Keys a run writes that the schema does not list (yet): readers ignore unknown keys.
 AHEAD_OF_THE_SCHEMA = {

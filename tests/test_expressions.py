@@ -162,10 +162,10 @@ def test_the_length_limit_is_inclusive() -> None:
 )
 def test_huge_powers_fail_fast(text: str, fragment: str) -> None:
     expression = compile_expression(text)
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(ValueError, match=fragment):
         evaluate(expression, {})
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 @pytest.mark.parametrize(
@@ -177,32 +177,34 @@ def test_huge_powers_fail_fast(text: str, fragment: str) -> None:
     ],
 )
 def test_huge_strings_are_refused(text: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(IterableTooLong):
         run(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 ROUND_PROBE = textwrap.dedent("""\
     import time
     from gacert.policy.expressions import compile_expression, evaluate
     expression = compile_expression("round(7, -30000000)")
-    started = time.perf_counter()
+    started = time.thread_time()
     try:
         evaluate(expression, {})
     except Exception:
         pass
-    print(time.perf_counter() - started)
+    print(time.thread_time() - started)
 """)
 
 
 def test_round_with_a_huge_negative_precision_does_not_burn_cpu() -> None:
-    # Run in a child process so that the burn, while it exists, cannot hang the suite.
+    # Run in a child process so that the burn, while it exists, cannot hang the suite;
+    # the child reports the CPU time of the evaluation alone (a loaded machine can
+    # take seconds just to start it).
     try:
         done = subprocess.run([sys.executable, "-c", ROUND_PROBE], capture_output=True,
-                              text=True, timeout=3, check=True)
+                              text=True, timeout=30, check=True)
     except subprocess.TimeoutExpired:
-        pytest.fail("round(7, -30000000) ran for more than 3 s")
+        pytest.fail("round(7, -30000000) ran for more than 30 s")
     assert float(done.stdout) < 1.0
 
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from gacert.cli.main import cli, spread_artifacts
 from gacert.cli.summary import print_package
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer, free_port
-from gacert.demo.servers import DemoServers
+from gacert.demo.servers import DemoServers, HttpServer, WebSocketServer
 from gacert.errors import OutputError, UsageError
 from gacert.package.build import Package, PackageOptions, write_package
 from gacert.package.verify import verify
@@ -343,16 +344,28 @@ def test_a_policy_naming_templates_validates(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_run_refuses_a_broken_template_before_fetching(tmp_path: Path) -> None:
+def test_run_refuses_a_broken_template_before_fetching(
+        tmp_path: Path, http_server: Callable[..., HttpServer],
+        ws_server: Callable[..., WebSocketServer]) -> None:
     policy = _policy_with_templates(tmp_path, "# ours\n\n{% if %}\n")
-    url = f"http://127.0.0.1:{free_port()}"
+    line = policy.read_text().splitlines().index("    ga_day: ours.md.j2") + 1
+    # Every source of the policy is a local server that counts what it is asked (and
+    # the probes are short, so that a run that did fetch fails quickly).
+    prometheus, dashboard, websocket = http_server(), http_server(), ws_server()
     proc = gacert("run", str(policy), "--duration", "1h", "-o", str(tmp_path / "out"),
-                  env={"PROMETHEUS_URL": url})
-    # Validation refuses it (exit 2); were it to pass, the run's own check before
-    # fetching would (exit 3). Either way the template's file and line are named.
-    assert proc.returncode in (2, 3)
-    assert f"report template {tmp_path / 'ours.md.j2'}:3: " in proc.stderr
-    assert not (tmp_path / "out").exists()
+                  env={"PROMETHEUS_URL": prometheus.url, "TARS_DASHBOARD_URL": dashboard.url,
+                       "TARS_WS_URL": websocket.url, "TARS_WS_ITERATIONS": "1",
+                       "TARS_WS_INTERVAL": "20ms", "TARS_DASHBOARD_REQUESTS": "1"})
+    # Nothing was fetched, nothing was written.
+    assert (prometheus.requests, dashboard.requests, websocket.handshakes) == (0, 0, 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ga.yaml", "ours.md.j2"]
+    # Loading the policy compiles the templates it names: a broken one is a policy
+    # error located in the policy and in the template, exit 2.
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines()[0].startswith(
+        f"{policy}:{line}:13: report.templates.ga_day: template does not compile: "
+        f"report template {tmp_path / 'ours.md.j2'}:3: ")
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.prometheus

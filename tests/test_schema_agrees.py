@@ -33,7 +33,9 @@ from gacert.policy.yamlsource import YamlLoadError, load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schemas" / "policy.schema.json"
-POLICIES = sorted((ROOT / "policies").glob("*.yaml"))
+# Policy tests (NAME.tests.yaml) sit beside the policies and have a schema of their own.
+POLICIES = sorted(p for p in (ROOT / "policies").glob("*.yaml")
+                  if not p.name.endswith(".tests.yaml"))
 CORPUS = sorted((ROOT / "tests" / "corpus").glob("*.yaml"))
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 

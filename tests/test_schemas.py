@@ -53,6 +53,7 @@ params:
 sources:
   prometheus:
     type: prometheus
+    dialect: promql
     url: ${PROMETHEUS_URL:-http://localhost:9090}
     timeout: 30s
     retries: 3

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,24 @@ from probe_support import as_json, build, fetch_all, measure, query, value
 from gacert.demo.prometheus import free_port
 from gacert.demo.servers import RawTcpServer, WebSocketServer, WsBehaviour
 from gacert.errors import SourceError
+from gacert.model import Fetched
 from gacert.sources import source_type
 from gacert.sources.settings import Settings
 from gacert.sources.websocket import WebSocketProbe, read_config
 
 WsFactory = Callable[..., WebSocketServer]
 FAST = {"interval": "20ms", "retries": 0, "connect_timeout": "2s", "answer_timeout": "1s"}
+
+
+# How long to wait for what a server records after the probe is done: it ends as
+# soon as the record is there, so only a failing test waits this long.
+WAIT_SECONDS = 10.0
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def probe(url: str, **settings: Any) -> dict[str, Any]:
@@ -43,15 +56,20 @@ def measurements(url: str, **settings: Any) -> dict[str, Any]:
 # -- measurements match what the server was told to do ----------------------------------
 
 
-def test_a_200_ms_handshake_delay_is_measured_as_a_200_ms_p50(ws_server: WsFactory) -> None:
-    server = ws_server(WsBehaviour(handshake_delay=0.2))
-    found = measurements(server.url, iterations=10)
+def test_a_200_ms_handshake_delay_is_never_measured_as_quicker(ws_server: WsFactory) -> None:
+    slow = measure("websocket", probe(ws_server(WsBehaviour(handshake_delay=0.2)).url,
+                                      iterations=10))
+    quick = measurements(ws_server().url, iterations=10)
+    found = slow.measurements
     assert found["success_rate"] == 100.0
-    assert 200.0 <= found["latency"]["p50"] <= 210.0
-    assert 200.0 <= found["latency"]["min"] <= found["latency"]["max"] <= 230.0
-    # Downtime runs from the drop until the new connection answered.
+    # The server waits 200 ms before it answers a handshake: no reconnect can take less.
+    latency = found["latency"]
+    assert 200.0 <= latency["min"] <= latency["p50"] <= latency["p99"] <= latency["max"]
+    assert quick["latency"]["p50"] < latency["p50"]
+    # Downtime runs from the drop until the new connection answered: it holds the
+    # whole reconnect, and there is one outage per drop.
     assert found["downtime"]["periods"] == 10
-    assert 200.0 <= found["downtime"]["longest"] <= 240.0
+    assert all(r["downtime_ms"] >= r["latency_ms"] for r in slow.evidence["reconnects"])
 
 
 def test_a_server_that_refuses_one_reconnect_in_five_gives_80_percent(
@@ -80,26 +98,33 @@ def test_a_server_that_accepts_every_other_reconnect(ws_server: WsFactory) -> No
 
 def test_retries_turn_every_other_refusal_into_slower_successes(ws_server: WsFactory) -> None:
     server = ws_server(WsBehaviour(reject_every=2))
-    found = measurements(server.url, iterations=6, retries=1, backoff="50ms")
+    fetched = measure("websocket", probe(server.url, iterations=6, retries=1, backoff="50ms"))
+    found = fetched.measurements
     assert found["success_rate"] == 100.0
     assert found["failures"]["rejected"] == 6  # every reconnect failed once, then succeeded
+    assert [r["attempts"] for r in fetched.evidence["reconnects"]] == [2] * 6
     # The latency of a reconnect includes its failed attempt and the wait before the retry.
-    assert 50.0 <= found["latency"]["min"] <= found["latency"]["max"] <= 80.0
+    assert found["latency"]["min"] >= 50.0
+
+
+def good_reconnects_apart(fetched: Fetched, interval_ms: float) -> list[float]:
+    """|time between two consecutive good reconnects - interval|, from the records (ms)."""
+    answered = [r["at_s"] * 1000 + r["latency_ms"] for r in fetched.evidence["reconnects"]]
+    return [abs(later - earlier - interval_ms) for earlier, later in pairwise(answered)]
 
 
 def test_jitter_is_the_deviation_from_the_interval(ws_server: WsFactory) -> None:
-    # Reconnects alternate between a 50 ms and an immediate handshake, so consecutive
-    # good reconnects are 100 ms +- 50 ms apart: a jitter of 50 ms each time.
-    server = ws_server(WsBehaviour(handshake_delays=(0.0, 0.05)))
-    found = measurements(server.url, iterations=8, interval="100ms")
-    assert found["jitter"]["avg"] == pytest.approx(50.0, abs=6.0)
-    assert found["jitter"]["max"] <= 60.0
-
-
-def test_a_steady_server_has_almost_no_jitter(ws_server: WsFactory) -> None:
-    server = ws_server(WsBehaviour(handshake_delay=0.02))
-    found = measurements(server.url, iterations=8, interval="50ms")
-    assert found["jitter"]["avg"] < 5.0
+    # Reconnects alternate between a 100 ms and an immediate handshake, so consecutive
+    # good reconnects are about 200 ms +- 100 ms apart; a steady server's about 200 ms.
+    uneven = measure("websocket", probe(ws_server(WsBehaviour(handshake_delays=(0.0, 0.1))).url,
+                                        iterations=8, interval="200ms"))
+    steady = measure("websocket", probe(ws_server().url, iterations=8, interval="200ms"))
+    for fetched in (uneven, steady):
+        assert fetched.measurements["reconnects"]["succeeded"] == 8
+        # `at_s` is rounded to the millisecond: the recomputed figures are within 1 ms.
+        assert fetched.evidence["jitter_ms"] == pytest.approx(
+            good_reconnects_apart(fetched, 200.0), abs=1.5)
+    assert uneven.measurements["jitter"]["avg"] > steady.measurements["jitter"]["avg"]
 
 
 def test_downtime_spans_a_failed_reconnect_until_the_next_good_one(
@@ -107,9 +132,18 @@ def test_downtime_spans_a_failed_reconnect_until_the_next_good_one(
     server = ws_server(WsBehaviour(reject_every=3))  # reconnects 2 and 5 fail
     fetched = measure("websocket", probe(server.url, iterations=6, interval="50ms"))
     downtime = fetched.measurements["downtime"]
-    # A failed reconnect leaves the probe without a connection until the next iteration.
+    records = {r["i"]: r for r in fetched.evidence["reconnects"]}
+    assert [i for i, r in records.items() if not r["ok"]] == [2, 5]
+    # A failed reconnect leaves the probe without a connection until the next iteration:
+    # four outages, each ended by a good reconnect.
     assert downtime["periods"] == 4
-    assert 50.0 <= downtime["longest"] <= 70.0
+    assert [i for i, r in records.items() if r["downtime_ms"] is not None] == [1, 3, 4, 6]
+    for failed, good in ((2, 3), (5, 6)):
+        # From before the failed reconnect began until the next one answered
+        # (`at_s` is rounded to the millisecond).
+        spanned = (records[good]["at_s"] - records[failed]["at_s"]) * 1000
+        assert records[good]["downtime_ms"] >= spanned + records[good]["latency_ms"] - 1.0
+    assert downtime["longest"] == max(fetched.evidence["downtimes_ms"])
     assert downtime["total"] == pytest.approx(sum(fetched.evidence["downtimes_ms"]))
 
 
@@ -137,7 +171,9 @@ def test_a_server_that_stalls_the_handshake_times_out(
     fetched = measure("websocket", probe(f"ws://{server.url}/", iterations=2,
                                          connect_timeout="100ms"))
     assert fetched.measurements["failures"]["timeout"] == 3
-    assert time.perf_counter() - started < 2.0
+    # The server never answers: without the timeout this would not end. Three timeouts
+    # and two 20 ms pauses take 0.34 s; 10 s is far beyond what a loaded machine adds.
+    assert time.perf_counter() - started < 10.0
     first = fetched.evidence["first_connection"]
     assert first["failures"] == [{"cause": "timeout", "detail": "no handshake within 0.1 s"}]
 
@@ -177,13 +213,14 @@ def test_a_server_that_closes_with_1011_is_counted_by_code(ws_server: WsFactory)
 def test_a_server_that_closes_between_iterations_is_reconnected_at_once(
         ws_server: WsFactory) -> None:
     server = ws_server(WsBehaviour(close_code=1001, close_after=0.03))
-    fetched = measure("websocket", probe(server.url, iterations=4, interval="200ms"))
+    fetched = measure("websocket", probe(server.url, iterations=4, interval="1s"))
     found = fetched.measurements
     assert found["disconnects"] == {"forced": 0, "by_server": 4}
     assert found["success_rate"] == 100.0
     assert {r["disconnect"] for r in fetched.evidence["reconnects"]} == {"server 1001"}
-    # Each connection lives 30 ms, so the four reconnects take far less than 4 x 200 ms.
-    assert fetched.evidence["duration_s"] < 0.5
+    # Each connection lives 30 ms: the four reconnects take a fraction of the 4 s that
+    # waiting for the schedule would; half of it is a margin no load uses up.
+    assert fetched.evidence["duration_s"] < 2.0
 
 
 @pytest.mark.parametrize(("mode", "codes"), [
@@ -197,9 +234,7 @@ def test_the_disconnect_mode_is_what_the_server_sees(ws_server: WsFactory, mode:
     found = measurements(server.url, iterations=4, disconnect=mode)
     assert found["success_rate"] == 100.0
     assert found["disconnects"]["forced"] == 4
-    deadline = time.monotonic() + 2
-    while len(server.close_codes) < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: len(server.close_codes) >= 4)
     assert set(server.close_codes[:4]) == codes
 
 
@@ -255,7 +290,7 @@ def websocat() -> Iterator[str]:
 def _wait_for_port(port: int) -> None:
     import socket
 
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -268,7 +303,8 @@ def _wait_for_port(port: int) -> None:
 def test_websocat_answers_pings_and_echoes(websocat: str, check: str) -> None:
     found = measurements(websocat, iterations=5, check=check, disconnect="alternate")
     assert found["success_rate"] == 100.0
-    assert found["latency"]["p99"] < 100.0
+    assert found["reconnects"] == {"total": 5, "succeeded": 5, "failed": 0}
+    assert 0.0 < found["latency"]["min"] <= found["latency"]["p99"]
 
 
 # -- one run for every check, and plain errors -------------------------------------------------
@@ -334,15 +370,17 @@ def test_a_probe_cancelled_midway_leaves_nothing_running(ws_server: WsFactory) -
     server = ws_server()
     source = build("websocket", probe(server.url, iterations=100, interval="50ms"))
 
-    async def cancel_soon() -> None:
+    async def cancel_once_connected() -> None:
         task = asyncio.ensure_future(source.fetch(query("success_rate")))
-        await asyncio.sleep(0.15)
+        # Cancel between reconnects, with a connection open (handshake 2 is reconnect 1).
+        deadline = time.monotonic() + WAIT_SECONDS
+        while server.handshakes < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    asyncio.run(cancel_soon())
-    deadline = time.monotonic() + 2
-    while not server.close_codes and time.monotonic() < deadline:
-        time.sleep(0.01)
+    asyncio.run(cancel_once_connected())
+    wait_for(lambda: bool(server.close_codes))
     assert server.close_codes  # the open connection was closed

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli_run import GA_POLICY, SHORT_PROBES, gacert, run_scenario, statuses
+from ci_support import SHORT_PROBES
+from test_cli_run import GA_POLICY, gacert, run_scenario, statuses
 
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer

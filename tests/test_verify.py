@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from sample_results import write_results
 
+from gacert.errors import OutputError
 from gacert.package.build import PackageOptions, write_package
+from gacert.package.manifest import MANIFEST_NAME, manifest_text, parse_manifest
 from gacert.package.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +160,91 @@ def test_a_manifest_that_points_outside_is_not_followed(built: Path) -> None:
     result = verify(str(built))
     assert [f.kind for f in result.findings] == ["inconsistent"]
     assert "../../etc/passwd" in result.findings[0].detail
+
+
+DIGEST = "ab" * 32
+
+
+def bad_part(path: str, line: int = 1) -> str:
+    return f"MANIFEST.sha256:{line}: path {path!r} has an empty, '.' or '..' part"
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    pytest.param([f"{DIGEST}  ./results.json"], bad_part("./results.json"),
+                 id="a leading '.' part is refused"),
+    pytest.param([f"{DIGEST}  policy.yaml", f"{DIGEST}  artifacts/./k6.json"],
+                 bad_part("artifacts/./k6.json", line=2), id="a '.' part inside a path is refused"),
+    pytest.param([f"{DIGEST}  artifacts//k6.json"], bad_part("artifacts//k6.json"),
+                 id="an empty part is refused"),
+    pytest.param([f"{DIGEST}  artifacts/../policy.yaml"], bad_part("artifacts/../policy.yaml"),
+                 id="a '..' part is refused"),
+    pytest.param([f"{DIGEST}  /etc/passwd"], "MANIFEST.sha256:1: path '/etc/passwd' is absolute",
+                 id="an absolute path is refused"),
+    pytest.param([f"{DIGEST}  a\\b"], "MANIFEST.sha256:1: path 'a\\\\b' holds a backslash",
+                 id="a backslash is refused"),
+    pytest.param([f"{DIGEST}  policy.yaml", f"{DIGEST}  results.json", f"{DIGEST}  policy.yaml"],
+                 "MANIFEST.sha256:3: policy.yaml is listed twice",
+                 id="the same path twice is refused, even with the same digest"),
+    pytest.param([f"{DIGEST}  policy.yaml", f"{'cd' * 32}  policy.yaml"],
+                 "MANIFEST.sha256:2: policy.yaml is listed twice",
+                 id="the same path twice with two digests is refused"),
+    pytest.param([f"{DIGEST[:-1]}  policy.yaml"],
+                 "MANIFEST.sha256:1: not a '<sha256>  <path>' line", id="a short digest"),
+])
+def test_a_manifest_line_that_could_mislead_is_refused(lines: list[str], message: str) -> None:
+    with pytest.raises(OutputError) as raised:
+        parse_manifest("".join(line + "\n" for line in lines), MANIFEST_NAME)
+    assert str(raised.value).startswith(message)
+
+
+def test_the_manifest_gacert_writes_parses_back(built: Path) -> None:
+    listed = parse_manifest((built / MANIFEST_NAME).read_text(), MANIFEST_NAME)
+    assert sorted(listed) == sorted(str(p.relative_to(built)) for p in built.rglob("*")
+                                    if p.is_file() and p.name != MANIFEST_NAME)
+    assert manifest_text(listed) == (built / MANIFEST_NAME).read_text()
+
+
+def rewrite_manifest(package: Path, change: Callable[[list[str]], list[str]]) -> None:
+    manifest = package / MANIFEST_NAME
+    manifest.write_text("".join(line + "\n" for line in change(manifest.read_text()
+                                                                .splitlines())))
+
+
+@pytest.mark.parametrize(("change", "detail"), [
+    pytest.param(lambda lines: [*lines, lines[-1]], "is listed twice",
+                 id="a line given twice, which sha256sum -c would accept"),
+    pytest.param(lambda lines: [line.replace("  results.json", "  ./results.json")
+                                for line in lines], "'./results.json' has an empty, '.'",
+                 id="a path spelled with './', which sha256sum -c would accept"),
+    pytest.param(lambda lines: [line.replace("  policy.yaml", "  artifacts/../policy.yaml")
+                                for line in lines], "'artifacts/../policy.yaml' has an empty",
+                 id="a path spelled with '..'"),
+])
+def test_a_package_whose_manifest_names_a_file_twice_or_oddly_fails(
+        built: Path, change: Callable[[list[str]], list[str]], detail: str) -> None:
+    """Each file has exactly one name in the manifest, the one it has in the package."""
+    rewrite_manifest(built, change)
+    result = verify(str(built))
+    assert [(f.kind, f.path) for f in result.findings] == [("inconsistent", MANIFEST_NAME)]
+    assert detail in result.findings[0].detail
+    proc = gacert("verify", str(built))
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[0].startswith(f"inconsistent: {MANIFEST_NAME} (")
+
+
+def _dot_member(archive: tarfile.TarFile) -> None:
+    info = tarfile.TarInfo("pkg/./notes.txt")
+    info.size = 2
+    archive.addfile(info, io.BytesIO(b"hi"))
+
+
+def test_a_tarball_member_with_a_dot_part_is_refused_unread(built: Path, tmp_path: Path) -> None:
+    _, members = read_tarball(built.parent / "pkg.tar.gz")
+    hostile = tmp_path / "hostile.tar.gz"
+    write_tarball(hostile, "pkg", members, _dot_member)
+    result = verify(str(hostile))
+    assert [f.format() for f in result.findings] == [
+        "unsafe: pkg/./notes.txt (path has an empty, '.' or '..' part; not read)"]
 
 
 def test_a_policy_swapped_with_a_matching_manifest_line_is_caught(built: Path) -> None:

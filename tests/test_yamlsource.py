@@ -234,9 +234,9 @@ def test_utf8_text_is_loaded() -> None:
 
 def test_a_file_over_one_mebibyte_is_refused_quickly() -> None:
     raw = b"a: " + b"x" * MAX_FILE_BYTES + b"\n"
-    started = time.perf_counter()
+    started = time.thread_time()
     problem = refusal(raw)
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert "the limit for a policy is 1,048,576" in problem.message
     assert f"file is {len(raw):,} bytes" in problem.message
     assert elapsed < 0.5
@@ -251,12 +251,14 @@ def test_a_file_of_exactly_the_limit_is_not_refused_for_size() -> None:
 def test_billion_laughs_is_refused_fast() -> None:
     text = billion_laughs()
     assert len(text) < 1000
-    started = time.perf_counter()
+    started = time.thread_time()
     problem = refusal(text)
-    elapsed = time.perf_counter() - started
+    cpu = time.thread_time() - started
     assert "expands to more than 200,000 values (an alias bomb?)" in problem.message
     assert problem.line >= 1
-    assert elapsed < 2.0
+    # CPU time, not wall time: the machine may be shared. Refusing takes under a
+    # second (2.5 s under coverage); the bomb expanded would be 387 million strings.
+    assert cpu < 10.0
 
 
 def test_a_small_alias_is_expanded() -> None:
@@ -279,10 +281,10 @@ def test_a_small_alias_is_expanded() -> None:
     ],
 )
 def test_deep_nesting_is_refused_quickly(text: str, fragment: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     problem = refusal(text)
     assert fragment in problem.message
-    assert time.perf_counter() - started < 2.0
+    assert time.thread_time() - started < 2.0
 
 
 def test_nesting_within_the_limit_loads() -> None:

@@ -14,12 +14,18 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from gacert import __version__
-from gacert.errors import GacertError, OutputError, PolicyError, UsageError
+from gacert.errors import GacertError, OutputError, PolicyError, Problem, UsageError
+
+if TYPE_CHECKING:
+    from gacert.cli.validation import FileReport
+    from gacert.document import ResultsDocument
+    from gacert.model import Policy
+    from gacert.package.build import PackageOptions
 
 EXIT_USAGE = 2
 EXIT_COULD_NOT_EVALUATE = 3
@@ -46,6 +52,44 @@ package_options = [
     click.option("--no-pdf", is_flag=True, help="Do not print the PDF report, even when a "
                  "PDF engine is installed."),
 ]
+
+
+publish_options = [
+    click.option("--junit", "junit", metavar="FILE", type=click.Path(dir_okay=False),
+                 help="Also write JUnit XML to FILE: one testcase per check, for CI test "
+                      "viewers."),
+    click.option("--format", "output_format", type=click.Choice(["text", "json"]),
+                 default="text", show_default=True,
+                 help="text: for people; json: one stable JSON object on standard output "
+                      "for CI systems (docs/ci.md)."),
+]
+
+# Commands that end with a verdict (run, regrade) exit with it.
+verdict_options = [
+    click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail",
+                 show_default=True, help="Exit 1 on a fail verdict only, or on warn too."),
+    click.option("-q", "--quiet", is_flag=True, help="Print only errors and the verdict line."),
+]
+
+
+def exit_code(document: ResultsDocument, fail_on: str) -> int:
+    """0 pass (or warn), 1 fail (or warn with --fail-on warn), 3 error."""
+    if document["status"] == "warn" and fail_on == "warn":
+        return 1
+    return document.get("exit_code", EXIT_COULD_NOT_EVALUATE)
+
+
+def _exit_with_verdict(document: ResultsDocument, fail_on: str) -> NoReturn:
+    sys.exit(exit_code(document, fail_on))
+
+
+def _package_options(artifacts: tuple[str, ...], certify_only: bool,
+                     tarball_path: str | None, no_pdf: bool,
+                     policy_path: str | None = None) -> PackageOptions:
+    from gacert.package.build import PackageOptions
+
+    return PackageOptions(policy_path=policy_path, artifacts=artifacts,
+                          tarball=not certify_only, tarball_path=tarball_path, pdf=not no_pdf)
 
 
 def _with_options(options: list[Callable[..., Any]]
@@ -99,6 +143,9 @@ def cli() -> None:
     gacert plan policies/ga.yaml --duration 24h
     gacert render out/results.json --output out2
     gacert verify out.tar.gz
+    gacert diff old.yaml policies/ga.yaml --evidence out.tar.gz
+    gacert regrade out.tar.gz --policy policies/ga.yaml -o regraded
+    gacert test policies/ga.tests.yaml
     """
 
 
@@ -108,14 +155,13 @@ def cli() -> None:
 @click.option("-o", "--output", default="gacert-out", show_default=True, metavar="DIR",
               help="The package directory: results.json, reports, policy, manifest.")
 @_with_options(package_options)
-@click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
-              help="Exit 1 on a fail verdict only, or on warn too.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the verdict line.")
+@_with_options(publish_options)
+@_with_options(verdict_options)
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
-        certify_only: bool, tarball_path: str | None, no_pdf: bool, fail_on: str,
-        quiet: bool, verbose: bool) -> None:
+        certify_only: bool, tarball_path: str | None, no_pdf: bool, junit: str | None,
+        output_format: str, fail_on: str, quiet: bool, verbose: bool) -> None:
     """Evaluate POLICY over a window; write the certification package; exit with the verdict.
 
     The package directory (--output) gets results.json, the reports (report.md,
@@ -123,13 +169,18 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     certification_metadata.json and MANIFEST.sha256; DIR.tar.gz beside it
     holds the same files. Exit codes: 0 pass (or warn), 1 fail (or warn with
     --fail-on warn), 2 invalid policy or usage, 3 could not evaluate.
+
+    In GitHub Actions (GITHUB_ACTIONS=true) it also writes the job summary
+    ($GITHUB_STEP_SUMMARY), the step outputs ($GITHUB_OUTPUT: verdict,
+    exit_code, failing_checks, package, tarball, report, results, junit) and
+    an annotation at the policy line of each check that does not pass.
     """
-    from gacert.cli.summary import Progress, print_summary
-    from gacert.package.build import PackageOptions
+    from gacert.cli.summary import Progress, print_json, print_summary
+    from gacert.publish.outputs import PublishOptions, publish_outputs
+    from gacert.publish.summary import RunSummary
     from gacert.run import RunOptions, execute
 
-    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
-                             tarball_path=tarball_path, pdf=not no_pdf)
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
                          duration=duration, overrides=overrides, package=package)
     progress = Progress(enabled=not quiet)
@@ -137,11 +188,16 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
         result = execute(options, progress.update)
     finally:
         progress.close()
-    print_summary(result, quiet=quiet, verbose=verbose)
-    status = result.document["status"]
-    code = result.document["exit_code"]
-    if status == "warn" and fail_on == "warn":
-        code = 1
+    code = exit_code(result.document, fail_on)
+    package_dir = result.package.directory if result.package else output
+    summary = RunSummary(result.document, code, result.results_path, package_dir,
+                         result.package.tarball if result.package else None, junit)
+    if output_format == "json":
+        print_json(summary)
+    else:
+        print_summary(result, quiet=quiet, verbose=verbose)
+    publish_outputs(summary, PublishOptions(junit=junit), os.environ,
+                    sys.stderr if output_format == "json" else sys.stdout)
     sys.exit(code)
 
 
@@ -149,33 +205,53 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
 @click.argument("policies", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text: file:line:col: path: message; json: for tools.")
-@click.option("-q", "--quiet", is_flag=True, help="Print problems only, not a line per valid file.")
-def validate(policies: tuple[str, ...], output_format: str, quiet: bool) -> None:
+@click.option("--skip-non-policies", is_flag=True,
+              help="Check only the files that are gacert policies by their content (top-level "
+                   "checks and sources keys, or a yaml-language-server modeline naming the "
+                   "gacert schema); name every other file as skipped, with the reason. For "
+                   "hooks that see every YAML file of a repository.")
+@click.option("--strict", "--fail-on-warning", "strict", is_flag=True,
+              help="Warnings make a file invalid too (exit 2). Notes never do.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print problems only, not a line per valid or skipped file.")
+def validate(policies: tuple[str, ...], output_format: str, skip_non_policies: bool,
+             strict: bool, quiet: bool) -> None:
     """Check POLICIES against the schema and for meaning; exit 0 if all are valid, else 2.
 
     Every problem in every file is reported, located at the YAML node at fault:
     schema, YAML, PromQL of every query, expressions and the names they use,
     thresholds that contradict each other, params, durations, sources, report
-    sections and templates. Warnings are printed but do not make a file invalid.
+    sections and templates. Warnings are printed but do not make a file invalid
+    unless --strict; notes say what could not be checked (MetricsQL queries).
+    In GitHub Actions each problem is also an annotation at its line.
     """
-    from gacert.policy.load import check_policy_file
+    from gacert.cli.validation import validate_file
 
-    report: list[dict[str, Any]] = []
-    for path in policies:
-        policy, problems = check_policy_file(path, _template_problem)
-        errors = sum(p.severity == "error" for p in problems)
-        report.append({"file": path, "valid": policy is not None, "errors": errors,
-                       "warnings": len(problems) - errors,
-                       "problems": [p.__dict__ for p in problems]})
+    report = [validate_file(path, _template_problem, skip_non_policies=skip_non_policies,
+                            strict=strict) for path in policies]
+    for entry in report:
         if output_format == "text":
-            for problem in problems:
-                click.echo(problem.format(), err=problem.severity == "error")
-            if policy is not None and not quiet:
-                click.echo(f"{path}: valid ({len(policy.checks)} checks)")
-    invalid = [entry for entry in report if not entry["valid"]]
+            _print_validation(entry, quiet)
+    _annotate([p for entry in report for p in entry.problems],
+              sys.stderr if output_format == "json" else sys.stdout)
+    invalid = [entry for entry in report if not entry.valid]
     if output_format == "json":
-        click.echo(json.dumps({"valid": not invalid, "files": report}, indent=2))
+        click.echo(json.dumps({"valid": not invalid,
+                               "files": [entry.to_json() for entry in report]}, indent=2))
     sys.exit(EXIT_USAGE if invalid else 0)
+
+
+def _print_validation(entry: FileReport, quiet: bool) -> None:
+    for problem in entry.problems:
+        click.echo(problem.format(), err=problem.severity == "error")
+    if quiet:
+        return
+    if entry.skipped:
+        click.echo(f"{entry.file}: skipped, {entry.skip_reason}")
+    elif entry.valid:
+        click.echo(f"{entry.file}: valid ({entry.checks} checks)")
+    elif entry.errors == 0:
+        click.echo(f"{entry.file}: invalid under --strict ({entry.warnings} warnings)")
 
 
 @cli.command()
@@ -210,14 +286,126 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
     is inside a package, that package's artifacts are kept.
     """
     from gacert.cli.summary import print_package
-    from gacert.package.build import PackageOptions
     from gacert.package.rerender import rerender
 
-    package = rerender(results, output, PackageOptions(
-        policy_path=policy_path, artifacts=artifacts, tarball=not certify_only,
-        tarball_path=tarball_path, pdf=not no_pdf))
+    package = rerender(results, output, _package_options(artifacts, certify_only, tarball_path,
+                                                          no_pdf, policy_path))
     if not quiet:
         print_package(package)
+
+
+@cli.command(cls=PackagingCommand)
+@click.argument("results", type=click.Path(exists=True))
+@click.option("--policy", "policy_path", required=True, metavar="POLICY",
+              type=click.Path(dir_okay=False), help="The edited policy to judge the evidence with.")
+@click.option("--set", "overrides", metavar="NAME=VALUE", multiple=True,
+              help="Override a param of POLICY; repeatable. The run's own overrides are not "
+                   "carried over: give them again.")
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="The package directory of the re-grade (not the one RESULTS is in).")
+@_with_options(package_options)
+@_with_options(verdict_options)
+@click.option("-v", "--verbose", is_flag=True, help="Also print every check of the re-grade.")
+def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: str,
+            artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
+            no_pdf: bool, fail_on: str, quiet: bool, verbose: bool) -> None:
+    """Judge the evidence stored in RESULTS with an edited POLICY; contact nothing.
+
+    RESULTS is a results.json, a package directory or its .tar.gz; a package
+    is verified first and refused if anything in it changed. Every check is
+    judged on the stored series values and probe measurements with the new
+    rules, params, thresholds, gate, no_data and series reduction. A check
+    whose query, source, mode or over_time changed, or a new check, cannot be
+    re-graded: it is an error that says so, never a pass. Writes a package
+    (results marked as a re-grade of RESULTS, naming its SHA-256, and
+    REGRADE_DIFF.md) and prints the checks that changed. Exit codes as run:
+    0 pass (or warn), 1 fail, 2 invalid policy or usage, 3 not evaluated.
+
+    \b
+    gacert regrade out/ga.tar.gz --policy policies/ga.yaml -o regraded/
+    gacert regrade out/ga/results.json --policy ga.yaml --set p99_latency_ms_max=800 -o r/
+    """
+    from gacert.cli.difftext import print_changes
+    from gacert.cli.summary import print_package, print_summary
+    from gacert.package.regrade import RegradeOptions, execute_regrade
+    from gacert.run import RunOutput
+
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf)
+    result = execute_regrade(RegradeOptions(results=results, policy_path=policy_path,
+                                            output_dir=output, overrides=overrides,
+                                            package=package))
+    document = result.document
+    record = document["regrade"]
+    if not quiet:
+        origin = record["origin"]
+        click.echo(f"re-grade of {origin['path']} (results SHA-256 "
+                   f"{origin['results_sha256'][:12]}, "
+                   f"{'package verified' if origin['manifest_sha256'] else 'not a package'})")
+        print_changes(record["changes"], origin["status"], document["status"])
+    print_summary(RunOutput(document, result.results_path, result.package),
+                  quiet=not verbose, verbose=verbose)
+    if not quiet and not verbose:
+        click.echo(f"results: {result.results_path}")
+        print_package(result.package)
+    _exit_with_verdict(document, fail_on)
+
+
+@cli.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--evidence", metavar="RESULTS", type=click.Path(exists=True),
+              help="A results.json, package directory or .tar.gz: show the checks whose "
+                   "status flips when both policies judge its evidence.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True,
+              help="text for a terminal, markdown for a pull request comment, json for tools.")
+@click.option("--exit-code", is_flag=True,
+              help="Exit 1 when the policies differ (with --evidence: when a status flips).")
+def diff(old: str, new: str, evidence: str | None, output_format: str, exit_code: bool) -> None:
+    """Show what changing policy OLD into NEW changes; contact nothing.
+
+    Params, sources, and checks added, removed and changed (rules, the params
+    they read, queries, gate, no_data); with --evidence, the checks whose status
+    flips when both policies judge that stored evidence. Without --evidence it
+    is as fast as validate, for pre-commit.
+
+    \b
+    git show main:policies/ga.yaml > /tmp/ga.main.yaml
+    gacert diff /tmp/ga.main.yaml policies/ga.yaml --evidence last-ga.tar.gz --format markdown
+    """
+    from gacert.policy.diff import diff_document, diff_policies
+    from gacert.policy.load import load_policy
+
+    old_policy = load_policy(old, _template_problem)
+    new_policy = load_policy(new, _template_problem)
+    document = diff_document(diff_policies(old_policy, new_policy))
+    judged = _judge_both(evidence, old_policy, new_policy) if evidence else None
+    _print_diff(document, judged, output_format)
+    flips = judged is not None and any(c["flipped"] for c in judged["changes"])
+    differs = flips if judged is not None else not document["empty"]
+    sys.exit(1 if exit_code and differs else 0)
+
+
+def _judge_both(path: str, old: Policy, new: Policy) -> dict[str, Any]:
+    from gacert.package.regrade import compare_on_evidence, read_evidence
+
+    return compare_on_evidence(read_evidence(path), old, new)
+
+
+def _print_diff(document: dict[str, Any], judged: dict[str, Any] | None,
+                output_format: str) -> None:
+    if output_format == "json":
+        click.echo(json.dumps({**document, "evidence": judged}, indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        from gacert.report.render import render_policy_diff
+
+        click.echo(render_policy_diff(document, judged), nl=False)
+    else:
+        from gacert.cli.difftext import print_evidence, print_policy_diff
+
+        print_policy_diff(document)
+        if judged is not None:
+            print_evidence(judged)
 
 
 @cli.command()
@@ -237,6 +425,62 @@ def verify(package: str, quiet: bool) -> None:
     sys.exit(0 if result.ok else 1)
 
 
+@cli.command("test")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every test, passed or not.")
+def test_policies(files: tuple[str, ...], quiet: bool, verbose: bool) -> None:
+    """Run policy tests: judge each policy on the input its tests give; contact nothing.
+
+    FILES are test files (NAME.tests.yaml, see schemas/policy-tests.schema.json)
+    or policies, whose NAME.tests.yaml beside them is run (a policy without
+    one is skipped). Without FILES, every *.tests.yaml under policies/ runs.
+    A test gives what the checks' queries return (series in promtool's
+    notation such as '{service="api"}': '300+0x60 900'), probe measurements
+    or a stored results.json, and the statuses and verdict expected. A
+    failure prints expected and got, the reason and the input. Exit 0 when
+    all pass, 1 when a test fails, 2 when a test file or policy is invalid.
+    """
+    from gacert.cli.testtext import print_file_outcome
+    from gacert.engine.policytest import run_test_file
+    from gacert.policy.testfile import load_test_file
+
+    failed = invalid = 0
+    for path in _test_files(files, quiet):
+        try:
+            test_file = load_test_file(path, _template_problem)
+        except PolicyError as exc:
+            for problem in exc.problems:
+                click.echo(problem.format(), err=True)
+            invalid += 1
+            continue
+        outcome = run_test_file(test_file)
+        print_file_outcome(outcome, quiet=quiet, verbose=verbose)
+        failed += outcome.failed > 0
+    sys.exit(EXIT_USAGE if invalid else 1 if failed else 0)
+
+
+def _test_files(given: tuple[str, ...], quiet: bool) -> list[str]:
+    """The test files to run: those given, those beside the policies given, or all."""
+    import glob
+
+    from gacert.policy.testfile import TESTS_SUFFIX, tests_file_for
+
+    if not given:
+        found = sorted(glob.glob(f"policies/**/*{TESTS_SUFFIX}", recursive=True))
+        if not found:
+            raise UsageError(f"no policies/**/*{TESTS_SUFFIX} here: give the test files")
+        return found
+    paths: list[str] = []
+    for path in given:
+        tests = path if path.endswith((TESTS_SUFFIX, ".tests.yml")) else tests_file_for(path)
+        if tests is None and not quiet:
+            click.echo(f"{path}: no tests beside it ({os.path.splitext(path)[0]}{TESTS_SUFFIX})")
+        elif tests is not None and tests not in paths:
+            paths.append(tests)
+    return paths
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.secho(f"gacert: {message}", fg="red", err=True)
     sys.exit(code)
@@ -254,6 +498,7 @@ def main() -> None:
     except PolicyError as exc:
         for problem in exc.problems:
             click.echo(problem.format(), err=True)
+        _annotate(exc.problems)
         _fail("the policy is invalid", EXIT_USAGE)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -270,6 +515,16 @@ def main() -> None:
             traceback.print_exc()
         _fail(f"internal error: {type(exc).__name__}: {exc} "
               "(set GACERT_DEBUG=1 for a traceback and report it)", EXIT_COULD_NOT_EVALUATE)
+
+
+def _annotate(problems: list[Problem], stream: TextIO | None = None) -> None:
+    """In GitHub Actions, each policy problem as an annotation at its line."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    from gacert.publish.commands import problem_annotations
+
+    for line in problem_annotations(problems, os.environ.get("GITHUB_WORKSPACE")):
+        print(line, file=stream or sys.stdout)
 
 
 def _template_problem(kind: str, path: str) -> str:

@@ -3,11 +3,13 @@ the package written and the outcome of a verification."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
 import click
 
+from gacert.cli.status import status_label
 from gacert.document import CheckDocument
 from gacert.engine.plan import Plan
 from gacert.engine.results import STATUSES
@@ -16,14 +18,10 @@ from gacert.model import Outcome, Policy
 from gacert.package.build import Package
 from gacert.package.verify import Verification
 from gacert.policy.variables import format_param
+from gacert.publish.summary import RunSummary
 from gacert.report.reportdata import coverage_detail, coverage_text, override_origin
 from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
-
-LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA",
-          "insufficient": "INSUFF", "error": "ERROR"}
-COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no_data": "magenta",
-           "insufficient": "magenta", "error": "red"}
 
 
 class Progress:
@@ -46,10 +44,6 @@ class Progress:
             sys.stderr.flush()
 
 
-def _status(status: str, width: int = 6) -> str:
-    return click.style(LABELS[status].ljust(width), fg=COLOURS[status], bold=status != "pass")
-
-
 def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
     doc = result.document
     if not quiet:
@@ -67,12 +61,17 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
                     f"{override_origin(override)}", fg="yellow")
     flag = f"; {len(overrides)} value{'s' if len(overrides) > 1 else ''} overridden at run " \
         "time" if overrides else ""
-    click.echo(f"verdict: {_status(doc['status'], 0)} ({counts}; "
+    click.echo(f"verdict: {status_label(doc['status'], 0)} ({counts}; "
                f"{summary['gate']} of {summary['total']} checks gate{flag})")
     if not quiet:
         click.echo(f"results: {result.results_path}")
         if result.package is not None:
             print_package(result.package)
+
+
+def print_json(summary: RunSummary) -> None:
+    """The stable JSON of `--format json`, alone on standard output."""
+    click.echo(json.dumps(summary.to_json(), indent=2, ensure_ascii=False))
 
 
 def _size(size: int) -> str:
@@ -115,7 +114,7 @@ def _print_check(check: CheckDocument, verbose: bool) -> None:
     coverage = check.get("coverage")
     evidence = f"  evidence {coverage_text(check)}" \
         if coverage is not None and coverage["share"] is not None else ""
-    line = f"  {_status(check['status'])} {check['id']:<28} {value:>16}{evidence}{gate}"
+    line = f"  {status_label(check['status'])} {check['id']:<28} {value:>16}{evidence}{gate}"
     click.echo(line)
     if check["status"] not in ("pass",) or verbose:
         click.echo(f"         {check['reason']}")

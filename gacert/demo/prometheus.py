@@ -21,10 +21,11 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from gacert.demo import gaday
 
@@ -40,13 +41,13 @@ STOP_TIMEOUT_S = 10.0
 _CONFIG = "# No scrape targets: the data comes from backfilled blocks.\nscrape_configs: []\n"
 
 
-def find_binary(name: str) -> str:
-    """Path of a Prometheus binary (`prometheus`, `promtool`), else a clear error."""
+def find_binary(name: str, hint: str = INSTALL_HINT) -> str:
+    """Path of a server binary (`prometheus`, `promtool`, ...), else a clear error."""
     found = shutil.which(name) or (
         f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None
     )
     if found is None:
-        raise RuntimeError(f"{name} is not installed; {INSTALL_HINT}")
+        raise RuntimeError(f"{name} is not installed; {hint}")
     return found
 
 
@@ -122,31 +123,26 @@ def build_dataset(
         _generate_blocks(target, start, end, faults, scrape_interval, seed)
         return target
     cached = cache_root() / dataset_key(start, end, faults, scrape_interval, seed)
-    if not cached.is_dir():
-        _build_into_cache(cached, start, end, faults, scrape_interval, seed)
-    shutil.copytree(cached, target)
+    copy_cached(cached, target, lambda staging: _generate_blocks(
+        staging, start, end, faults, scrape_interval, seed))
     return target
 
 
-def _build_into_cache(
-    cached: Path,
-    start: datetime,
-    end: datetime,
-    faults: Sequence[gaday.Fault],
-    scrape_interval: int,
-    seed: int,
-) -> None:
-    # Build beside the final place and rename: a reader never sees a half
-    # built TSDB, and of two concurrent builders the first rename wins.
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    staging = cached.with_name(f"{cached.name}.building-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        _generate_blocks(staging, start, end, faults, scrape_interval, seed)
-        with contextlib.suppress(OSError):
-            staging.rename(cached)
-    finally:
+def copy_cached(cached: Path, target: Path, build: Callable[[Path], None]) -> None:
+    """Copy the directory `cached` to `target`, first calling `build` to make it if needed."""
+    if not cached.is_dir():
+        # Build beside the final place and rename: a reader never sees a half
+        # built directory, and of two concurrent builders the first rename wins.
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        staging = cached.with_name(f"{cached.name}.building-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
+        try:
+            build(staging)
+            with contextlib.suppress(OSError):
+                staging.rename(cached)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(cached, target)
 
 
 def _generate_blocks(
@@ -200,17 +196,22 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-class PrometheusServer:
-    """Prometheus on 127.0.0.1 over `tsdb_dir`, with no scrape targets.
+class LocalServer:
+    """A metrics server process on 127.0.0.1 over a data directory: started,
+    waited for until it answers its readiness path, stopped.
 
     Use as a context manager (or call `start()` and `stop()`): the process is
-    stopped on exit, also when the body raises. Its log is
-    `work_dir/prometheus.log`.
+    stopped on exit, also when the body raises. Its log is `work_dir/NAME.log`.
+    Subclasses say how to run the server (`command`) and where it says it is
+    ready (`ready_path`).
     """
+
+    name = "server"
+    ready_path = "/-/ready"
 
     def __init__(
         self,
-        tsdb_dir: Path,
+        data_dir: Path,
         work_dir: Path,
         *,
         port: int | None = None,
@@ -218,12 +219,12 @@ class PrometheusServer:
         detach: bool = False,
     ) -> None:
         # Absolute paths: a detached server must not depend on our working dir.
-        self.tsdb_dir = tsdb_dir.resolve()
+        self.data_dir = data_dir.resolve()
         self.work_dir = work_dir.resolve()
         self.port = port if port is not None else free_port()
         self.ready_timeout = ready_timeout
         self.detach = detach  # keep running after this Python process exits
-        self.log_path = self.work_dir / "prometheus.log"
+        self.log_path = self.work_dir / f"{self.name}.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -234,19 +235,14 @@ class PrometheusServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self) -> PrometheusServer:
-        """Start Prometheus and wait until it answers `/-/ready`."""
-        binary = find_binary("prometheus")
+    def command(self) -> list[str]:
+        """The command line that runs the server (may write its configuration first)."""
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Start the server and wait until it answers its readiness path."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        config = self.work_dir / "prometheus.yml"
-        config.write_text(_CONFIG, encoding="utf-8")
-        command = [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={self.tsdb_dir}",
-            f"--storage.tsdb.retention.time={RETENTION}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-        ]
+        command = self.command()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 command,
@@ -269,20 +265,20 @@ class PrometheusServer:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(
-                    f"prometheus exited with {self._process.returncode} before it was ready; "
+                    f"{self.name} exited with {self._process.returncode} before it was ready; "
                     f"its log ({self.log_path}):\n{self._log_tail()}"
                 )
             if self._ready():
                 return
             time.sleep(0.1)
         raise RuntimeError(
-            f"prometheus was not ready within {self.ready_timeout:.0f} s; "
+            f"{self.name} was not ready within {self.ready_timeout:.0f} s; "
             f"its log ({self.log_path}):\n{self._log_tail()}"
         )
 
     def _ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
+            with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=2) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
@@ -295,7 +291,7 @@ class PrometheusServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Terminate Prometheus, and kill it if it has not exited within `timeout`."""
+        """Terminate the server, and kill it if it has not exited within `timeout`."""
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -306,7 +302,7 @@ class PrometheusServer:
             process.kill()
             process.wait()
 
-    def __enter__(self) -> PrometheusServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -316,3 +312,24 @@ class PrometheusServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class PrometheusServer(LocalServer):
+    """Prometheus on 127.0.0.1 over `tsdb_dir` (its `data_dir`), with no scrape targets."""
+
+    name = "prometheus"
+
+    @property
+    def tsdb_dir(self) -> Path:
+        return self.data_dir
+
+    def command(self) -> list[str]:
+        config = self.work_dir / "prometheus.yml"
+        config.write_text(_CONFIG, encoding="utf-8")
+        return [
+            find_binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--storage.tsdb.retention.time={RETENTION}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]

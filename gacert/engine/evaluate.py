@@ -333,7 +333,7 @@ class _Base:
             warnings=fetched.warnings if fetched else (), error=error,
             measurements=fetched.measurements if fetched else {},
             evidence=fetched.evidence if fetched else {},
-            duration_seconds=self.outcome.seconds, coverage=self.coverage,
+            duration_seconds=self.outcome.seconds, coverage=self.coverage, line=check.line,
         )
 
 

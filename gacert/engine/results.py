@@ -192,6 +192,7 @@ def _check_fields(check: CheckResult) -> CheckDocument:
         "duration_seconds": round(check.duration_seconds, 4),
         "measurements": _json_safe(check.measurements),
         "evidence": _json_safe(check.evidence),
+        "line": check.line,
     }
 
 

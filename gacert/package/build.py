@@ -7,6 +7,7 @@ A package is a directory:
     report.md                     the short report
     GA_DAY_REPORT.md / .html      the GA Day report, and its self-contained HTML page
     GA_DAY_REPORT.pdf             when a PDF engine is installed
+    REGRADE_DIFF.md               a re-grade only: the checks it changed, before and after
     EMAIL_SUMMARY.txt             plain text, ready to paste
     templates/...                 the policy's own report templates, if it names any
     artifacts/...                 evidence added with --include-artifacts
@@ -50,6 +51,7 @@ from gacert.report.render import (
     render_email,
     render_ga_day,
     render_markdown,
+    render_regrade_diff,
     resolve_templates,
 )
 from gacert.timestamps import parse_timestamp
@@ -57,6 +59,7 @@ from gacert.timestamps import parse_timestamp
 EMAIL_NAME = "EMAIL_SUMMARY.txt"
 REPORT_NAME = "report.md"
 GA_DAY_MD, GA_DAY_HTML, GA_DAY_PDF = "GA_DAY_REPORT.md", "GA_DAY_REPORT.html", "GA_DAY_REPORT.pdf"
+REGRADE_DIFF_NAME = "REGRADE_DIFF.md"
 TEMPLATES_DIR = "templates"
 CERTIFICATION = {"pass": "certified", "warn": "certified_with_warnings",
                  "fail": "not_certified", "error": "not_evaluated"}
@@ -197,6 +200,9 @@ def _write_reports(document: ResultsDocument, output_dir: str, templates: Templa
         names.append(GA_DAY_PDF)
     elif os.path.lexists(pdf_path):
         os.unlink(pdf_path)  # an old PDF would not match the reports beside it
+    if document.get("regrade"):
+        _write_text(output_dir, REGRADE_DIFF_NAME, render_regrade_diff(document))
+        names.append(REGRADE_DIFF_NAME)
     _write_text(output_dir, EMAIL_NAME, render_email(document, templates, files=tuple(names)))
     return [*names, EMAIL_NAME], pdf
 
@@ -235,6 +241,8 @@ def certification_metadata(document: ResultsDocument, files: Sequence[PackageFil
         "total_files": len(files),
         "total_size_bytes": sum(f.size for f in files),
         "manifest_sha256": manifest_sha256,
+        # A re-grade names the evidence it judged again (see REGRADE_DIFF.md).
+        **({"regrade_of": document["regrade"]["origin"]} if document.get("regrade") else {}),
     }
 
 

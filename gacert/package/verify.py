@@ -68,6 +68,13 @@ class Verification:
 
 def verify(path: str) -> Verification:
     """Verify a package directory or tarball."""
+    return verify_and_read(path)[0]
+
+
+def verify_and_read(path: str) -> tuple[Verification, dict[str, bytes]]:
+    """Verify a package; also return the files verification reads (the manifest, the
+    metadata, results.json) by name, as they were hashed, so that what a caller
+    reads is what was verified (never a second read that could see another file)."""
     if os.path.isdir(path):
         entries, findings = _scan_directory(path)
     elif os.path.isfile(path):
@@ -75,7 +82,8 @@ def verify(path: str) -> Verification:
     else:
         raise OutputError(f"{path}: not a package directory or tarball")
     listed, more = _compare(entries)
-    return Verification(path, listed, tuple(findings + more))
+    read = {name: entry.content for name, entry in entries.items() if entry.content is not None}
+    return Verification(path, listed, tuple(findings + more)), read
 
 
 def _entry(name: str, stream: IO[bytes], size: int) -> Entry:

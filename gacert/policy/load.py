@@ -50,16 +50,15 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 __all__ = ["RULE_NAMES", "MeaningChecker", "check_policy_bytes", "check_policy_file",
-           "load_policy", "policy_schema", "schema_problems"]
+           "load_policy", "located_schema_errors", "package_schema", "policy_schema",
+           "schema_problems"]
 
 # Read a little past the limit, so that the loader can say how large the file is.
 _READ_LIMIT = 2 * 1024 * 1024
 
 
-@cache
 def policy_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(_schema_text("policy.schema.json"))
-    return schema
+    return package_schema("policy.schema.json")
 
 
 def _schema_text(name: str) -> str:
@@ -129,7 +128,19 @@ def schema_errors(doc: Located) -> list[tuple[PathKey, Problem]]:
     if doc.data is None:
         return [((), Problem(doc.file, 1, 1, "", "the file is empty; a policy is a YAML "
                              "mapping with version, name, sources and checks"))]
-    schema = policy_schema()
+    return located_schema_errors(doc, policy_schema())
+
+
+@cache
+def package_schema(name: str) -> dict[str, Any]:
+    """A schema of `schemas/` by file name, such as policy-tests.schema.json."""
+    schema: dict[str, Any] = json.loads(_schema_text(name))
+    return schema
+
+
+def located_schema_errors(doc: Located, schema: Mapping[str, Any]
+                          ) -> list[tuple[PathKey, Problem]]:
+    """Every violation of `schema` in `doc`, located, with the path of the node at fault."""
     if quickschema.is_valid(schema, doc.data):
         return []
     # Only an invalid (or undecided) document pays for importing jsonschema.
@@ -186,7 +197,7 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
     section_of = {cid: s["id"] for s in sections_data for cid in s["checks"]}
     coverage = _coverage_rule(window.get("coverage", {}), DEFAULT_COVERAGE)
     checks = tuple(_build_check(c, section_of.get(c["id"], OTHER_SECTION_ID), rules[i],
-                                coverage)
+                                doc.position(("checks", i))[0], coverage)
                    for i, c in enumerate(data["checks"]))
     sections = [Section(s["id"], s.get("title", s["id"]), s.get("description", ""),
                         tuple(s["checks"])) for s in sections_data]
@@ -245,7 +256,7 @@ def _coverage_rule(data: Mapping[str, Any], default: CoverageRule) -> CoverageRu
         else default.max_gap_seconds)
 
 
-def _build_check(data: Mapping[str, Any], section: str, rules: Rules,
+def _build_check(data: Mapping[str, Any], section: str, rules: Rules, line: int,
                  coverage: CoverageRule) -> Check:
     return Check(
         id=data["id"], title=data.get("title", data["id"]),
@@ -256,7 +267,7 @@ def _build_check(data: Mapping[str, Any], section: str, rules: Rules,
         rules=rules,
         no_data=data.get("no_data", "no_data"), gate=data.get("gate", True),
         tags=tuple(data.get("tags", ())), section=section,
-        slo=_build_slo(data.get("slo")),
+        slo=_build_slo(data.get("slo")), line=line,
         coverage=None if data.get("coverage") == "none"
         else _coverage_rule(data.get("coverage", {}), coverage),
     )

@@ -12,7 +12,9 @@ is intact when no schema error lies at or below it.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +32,7 @@ from gacert.model import (
     Rules,
     Window,
 )
-from gacert.policy import promql
+from gacert.policy import metricsql, promql
 from gacert.policy.expressions import (
     CHECK_NAMES,
     CONSTANTS,
@@ -82,6 +84,9 @@ class MeaningChecker:
         self.data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
         # Every path at or above a schema error: a part is intact when it is not one.
         self.damaged = {bad[:end] for bad in damaged for end in range(len(bad) + 1)}
+        # The schema errors' own paths: a check with an error in one key (a misspelt
+        # key, a wrong type) is still checked in its other keys.
+        self.faults = {tuple(bad) for bad in damaged}
         self.problems: list[Problem] = []
         self.rules: dict[int, Rules] = {}  # check index -> its compiled rules
         self.source_types: dict[str, SourceType] = {}
@@ -90,6 +95,8 @@ class MeaningChecker:
         self.sources = _mapping(self.data.get("sources"))
         self.hints_left = HINT_BUDGET
         self.queries: list[tuple[PathKey, str]] = []
+        # MetricsQL queries (sources with dialect: metricsql), with their source's id.
+        self.metricsql: list[tuple[PathKey, str, str]] = []
 
     def run(self) -> Checked:
         if not isinstance(self.doc.data, dict):
@@ -99,6 +106,7 @@ class MeaningChecker:
         self._check_sources()
         self._check_checks()
         self._check_queries()
+        self._check_metricsql()
         self._check_sections()
         self._check_templates()
         checks = self.data.get("checks")
@@ -126,11 +134,23 @@ class MeaningChecker:
         self.hints_left -= 1
         return closest(name, sorted(set(candidates))) or fallback
 
-    def intact_checks(self) -> list[tuple[int, dict[str, Any]]]:
+    def checkable_checks(self) -> list[tuple[int, dict[str, Any]]]:
+        """The checks whose meaning can be checked: a mapping naming its source.
+
+        A schema error in one key of a check (a misspelt key, a wrong type) leaves
+        its other keys to check, so that one pass reports every problem of the
+        check; `usable` skips the keys at fault.
+        """
         checks = self.data.get("checks")
         if not isinstance(checks, list):
             return []
-        return [(i, c) for i, c in enumerate(checks) if self.intact(("checks", i))]
+        return [(i, c) for i, c in enumerate(checks)
+                if isinstance(c, dict) and ("checks", i) not in self.faults
+                and isinstance(c.get("source"), str) and self.intact(("checks", i, "source"))]
+
+    def usable(self, here: PathKey, check: Mapping[str, Any], key: str) -> bool:
+        """The check has `key` as text, with no schema error at it."""
+        return isinstance(check.get(key), str) and self.intact((*here, key))
 
     def param_defaults(self) -> dict[str, Any]:
         """Defaults of the params the schema found intact."""
@@ -154,9 +174,7 @@ class MeaningChecker:
         reference = _mapping(_mapping(self.data.get("window")).get("coverage")).get("reference")
         here: PathKey = ("window", "coverage", "reference")
         if isinstance(reference, str) and self.intact(here):
-            self._check_query_variables(here, reference, any(
-                isinstance(s, Mapping) and s.get("type") == "prometheus"
-                for s in self.sources.values()))
+            self._check_query_variables(here, reference, None)
 
     def _check_coverage(self, here: PathKey, coverage: Any) -> None:
         """The schema allows any duration pattern; a zero max_gap is none."""
@@ -223,7 +241,7 @@ class MeaningChecker:
                          f"(first used by checks[{first_use[check_id]}])")
             first_use.setdefault(check_id, index)
         scope_defaults = self.param_defaults()
-        for index, check in self.intact_checks():
+        for index, check in self.checkable_checks():
             self._check_one(index, check, scope_defaults)
 
     def _check_one(self, index: int, check: Mapping[str, Any],
@@ -234,6 +252,9 @@ class MeaningChecker:
             self.add((*here, "source"), f"unknown source {source_id!r}",
                      hint=self.hint(source_id, self.sources,
                                     f"sources: {', '.join(self.sources) or 'none'}"))
+            # Check the rest as the source most likely meant would, so that this
+            # error does not hide the query's or the rules' own.
+            source_id = likely_source(source_id, self.sources)
         kind = self.source_types.get(source_id)
         self._check_query_presence(here, check, kind)
         if "coverage" in check:
@@ -241,17 +262,16 @@ class MeaningChecker:
         if check.get("mode") != "range" and "over_time" in check:
             self.add((*here, "over_time"), "over_time applies to range checks only",
                      hint="add mode: range, or remove over_time")
-        if "query" in check:
-            self._check_query_variables((*here, "query"), check["query"],
-                                        self._is_prometheus(source_id))
+        if self.usable(here, check, "query"):
+            self._check_query_variables((*here, "query"), check["query"], source_id)
         measured = frozenset(kind.measurements) if kind else frozenset()
-        if measured and isinstance(check.get("query"), str):
+        if measured and self.usable(here, check, "query"):
             self._check_measurement_path(here, check["query"], measured)
         if measured and check.get("mode") == "range":
             self.add((*here, "mode"), "a probe measures once, at run time: it has no range",
                      hint="remove mode: range")
         written = {rule: self._compile(here, rule, check[rule], measured)
-                   for rule in RULE_NAMES if rule in check}
+                   for rule in RULE_NAMES if self.usable(here, check, rule)}
         if None in written.values():
             return
         rules = Rules(pass_=written.get("pass"), warn=written.get("warn"),
@@ -279,7 +299,7 @@ class MeaningChecker:
 
     def _check_query_presence(self, here: PathKey, check: Mapping[str, Any],
                               kind: SourceType | None) -> None:
-        if kind is None:
+        if kind is None or check["source"] not in self.sources:
             return
         type_name = self.sources[check["source"]]["type"]
         if kind.query == "required" and "query" not in check:
@@ -300,15 +320,26 @@ class MeaningChecker:
                      hint=self.hint(root, measured,
                                     f"measurements: {', '.join(sorted(measured))}"))
 
-    def _check_query_variables(self, path: PathKey, query: str, promql_query: bool) -> None:
-        """Unknown variables of the query at `path`; a PromQL one is kept to be parsed."""
+    def _check_query_variables(self, path: PathKey, query: str, source_id: str | None) -> None:
+        """Unknown variables of the query at `path`; a PromQL (or MetricsQL) one is kept
+        to be parsed. `source_id` None: the coverage reference, sent to every source
+        that speaks PromQL."""
         variables = self.param_names | set(WINDOW_VARIABLES)
         unknown = [n for n in query_variable_names(query) if n not in variables]
         for name in unknown:
             self.add(path, f"unknown variable ${name} in query",
                      hint=self.hint(name, variables, "params and $__range, $__interval, "
                                                      "$__rate_interval, ..."))
-        if not unknown and promql_query:
+        if unknown:
+            return
+        if source_id is None:  # the coverage reference: PromQL if any source speaks it
+            if any(self._is_prometheus(sid) for sid in self.sources):
+                self.queries.append((path, query))
+        elif not self._is_prometheus(source_id):
+            return
+        elif self.sources[source_id].get("dialect") == "metricsql":
+            self.metricsql.append((path, query, source_id))
+        else:
             self.queries.append((path, query))
 
     def _compile(self, here: PathKey, rule: str, text: str,
@@ -338,13 +369,7 @@ class MeaningChecker:
                      "package is not installed", severity="warning")
             return
         defaults = {name: format_param(value) for name, value in self.param_defaults().items()}
-        variables = {**defaults, **self._sample_window().variables()}
-        rendered: list[tuple[PathKey, str, str]] = []
-        for path, query in self.queries:
-            try:
-                rendered.append((path, render_query(query, variables).strip(), query))
-            except Exception:  # a param the schema refused; reported there
-                continue
+        rendered = self._rendered(self.queries)
         results = promql.syntax_errors([text for _, text, _ in rendered])
         for (path, _, query), result in zip(rendered, results, strict=True):
             if result is not None:
@@ -361,6 +386,35 @@ class MeaningChecker:
         for name, fault in default_faults(query, defaults):
             self.add(path, f"param {name}'s default {defaults[name]!r} cannot be used "
                      f"here: {fault}", hint="a param may change a query only as a value")
+
+    def _rendered(self, queries: Iterable[tuple[PathKey, str]]
+                  ) -> list[tuple[PathKey, str, str]]:
+        """(path, query as the run would send it, query as written) for each query."""
+        variables = {name: format_param(value) for name, value in self.param_defaults().items()}
+        variables.update(self._sample_window().variables())
+        rendered: list[tuple[PathKey, str, str]] = []
+        for path, query in queries:
+            try:
+                rendered.append((path, render_query(query, variables).strip(), query))
+            except Exception:  # a param the schema refused; reported there
+                continue
+        return rendered
+
+    def _check_metricsql(self) -> None:
+        """What can be checked of MetricsQL without its parser, and a note of what cannot."""
+        for path, text, query in self._rendered((p, q) for p, q, _ in self.metricsql):
+            fault = metricsql.balance_error(text)
+            if fault is not None:
+                self.add(path, f"MetricsQL query is not balanced: {fault}",
+                         hint=self._params_used(query))
+        counts = Counter(source_id for _, _, source_id in self.metricsql)
+        for source_id, count in counts.items():
+            queries = "1 query" if count == 1 else f"{count} queries"
+            self.add(("sources", source_id, "dialect"),
+                     f"{queries} in MetricsQL: checked for params, variables and balanced "
+                     "brackets and quotes only; functions and syntax are left to "
+                     "VictoriaMetrics, which reports them when the run sends the query",
+                     severity="note")
 
     def _params_used(self, query: str) -> str:
         """The param values a query was parsed with: the fault may lie in a default."""
@@ -431,6 +485,18 @@ def template_problem(kind: str, path: str, template_check: TemplateCheck | None)
     if os.path.getsize(path) > MAX_TEMPLATE_BYTES:
         return f"template file {path} is larger than {MAX_TEMPLATE_BYTES:,} bytes"
     return template_check(kind, path) if template_check is not None else ""
+
+
+def likely_source(name: str, sources: Mapping[str, Any]) -> str:
+    """The declared source an unknown name most likely means: the closest spelling,
+    else the only source type declared; `name` itself when no guess is safe."""
+    if len(sources) == 1:
+        return next(iter(sources))
+    close = difflib.get_close_matches(name, list(sources), n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    types = {s.get("type") for s in sources.values() if isinstance(s, Mapping)}
+    return next(iter(sources)) if len(types) == 1 else name
 
 
 def _mapping(value: Any) -> dict[str, Any]:

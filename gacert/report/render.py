@@ -28,12 +28,15 @@ from markupsafe import Markup, escape
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
 from gacert.formatting import format_span, format_value, labels_text
+from gacert.model import Policy
 from gacert.report import reportdata
 
 # Report kind -> built-in template. `html` is the page around the GA Day
 # report once it is rendered to HTML (see gacert.report.html).
 BUILTIN_TEMPLATES = {"report": "report.md.j2", "ga_day": "ga_day.md.j2",
                      "html": "ga_day.html.j2", "email": "email.txt.j2"}
+# Built-in only: what a re-grade changed, and `gacert diff --format markdown`.
+REGRADE_TEMPLATE, DIFF_TEMPLATE = "regrade_diff.md.j2", "policy_diff.md.j2"
 BUILTIN_PREFIX = "builtin/"
 STATUS_BADGES = {"pass": "✅ PASS", "warn": "⚠️ WARN", "fail": "❌ FAIL",
                  "no_data": "❔ NO DATA", "insufficient": "🕳️ INSUFFICIENT EVIDENCE",
@@ -113,6 +116,14 @@ def resolve_templates(document: ResultsDocument, results_dir: str = "") -> Templ
     return Templates(found)
 
 
+def policy_templates(policy: Policy) -> Templates:
+    """The policy's own templates, their paths made relative to the working directory
+    (they are written relative to the policy file)."""
+    base = os.path.dirname(policy.path)
+    return Templates({kind: os.path.normpath(os.path.join(base, path))
+                      for kind, path in policy.report_templates.items()})
+
+
 class _Loader(jinja2.BaseLoader):
     """Built-in templates by name (also as builtin/NAME), a policy's as policy/KIND,
     and files beside a policy's templates, which they may include."""
@@ -189,7 +200,11 @@ def _cached_environment(overrides: tuple[tuple[str, str], ...],
 def render_template(kind: str, templates: Templates, *, html: bool = False,
                     **context: Any) -> str:
     """Render the template of `kind`; any error names the template file and line."""
-    name = templates.name(kind)
+    return _render(templates.name(kind), templates, html=html, context=context)
+
+
+def _render(name: str, templates: Templates, *, html: bool,
+            context: Mapping[str, Any]) -> str:
     env = _environment(templates, html=html)
     loader = env.loader
     assert isinstance(loader, _Loader)
@@ -306,8 +321,35 @@ def render_ga_day(document: ResultsDocument, templates: Templates | None = None)
     return render_template("ga_day", templates or Templates(), **markdown_context(document))
 
 
+def render_ci_summary(document: ResultsDocument, **context: Any) -> str:
+    """The Markdown job summary a CI system shows for a run (GitHub's step summary).
+
+    Built in only: it is part of the CI integration, not a report a policy lays out.
+    """
+    return _render(BUILTIN_PREFIX + "ci_summary.md.j2", Templates(), html=False,
+                   context={**markdown_context(document), **context})
+
+
 def render_email(document: ResultsDocument, templates: Templates | None = None,
                  files: tuple[str, ...] = ()) -> str:
     """The plain-text email summary; `files` are the reports written beside it."""
     return render_template("email", templates or Templates(), files=files,
                            **markdown_context(document))
+
+
+def render_regrade_diff(document: ResultsDocument) -> str:
+    """REGRADE_DIFF.md: the checks a re-grade changed, from its `regrade` record."""
+    return _render_builtin(REGRADE_TEMPLATE, doc=complete(document))
+
+
+def render_policy_diff(diff: Mapping[str, Any], evidence: Mapping[str, Any] | None) -> str:
+    """`gacert diff --format markdown`: a policy diff (and, with evidence, what flips)
+    as Markdown for a pull request comment."""
+    return _render_builtin(DIFF_TEMPLATE, diff=diff, evidence=evidence)
+
+
+def _render_builtin(name: str, **context: Any) -> str:
+    try:
+        return _environment(Templates(), html=False).get_template(name).render(**context)
+    except jinja2.TemplateError as exc:
+        raise OutputError(f"report template {name}: {exc}") from None
