@@ -245,19 +245,22 @@ def test_a_value_that_is_not_finite_is_an_error_never_a_pass(
         assert verdict((result,)) == "error"
 
 
-@pytest.mark.parametrize(
-    ("points", "value"),
-    [
-        pytest.param([1.0, INF, 2.0], INF, id="an infinite point makes the value infinite"),
-        pytest.param([NAN, NAN], NAN, id="a range series of NaN only is NaN"),
-    ],
-)
-def test_a_range_series_with_no_finite_value_is_an_error(points: list[float],
-                                                         value: float) -> None:
-    result = run(check(mode="range", over_time="min", fail="value > 5"), [ranged(points)])
-    assert result.status == "error"
+def test_an_infinite_point_makes_a_range_series_infinite_and_an_error() -> None:
+    result = run(check(mode="range", over_time="min", fail="value > 5"),
+                 [ranged([1.0, INF, 2.0])])
+    assert (result.status, result.value) == ("error", INF)
     assert result.series[0].status == "error"
-    assert str(result.value) == str(value)
+
+
+def test_a_range_series_of_nan_points_only_has_no_evidence() -> None:
+    # Each NaN point is a moment without evidence: none at all is no data, and with a
+    # coverage rule no_data: pass is insufficient (tests/test_coverage.py).
+    result = run(check(mode="range", over_time="min", fail="value > 5"),
+                 [ranged([NAN, NAN]), ranged([3.0], service="b")])
+    assert [s.status for s in result.series] == ["no_data", "pass"]
+    assert result.status == "no_data"
+    alone = run(check(mode="range", over_time="min", fail="value > 5"), [ranged([NAN])])
+    assert alone.reason == "p99_latency no_data: all 1 series were empty or NaN at every point"
 
 
 def test_each_a_fail_beats_an_error_on_another_series() -> None:
@@ -403,7 +406,7 @@ def test_instant_takes_the_last_sample_and_keeps_no_points() -> None:
         pytest.param([], "p99_latency no_data: the query returned no series",
                      id="an empty result is no_data"),
         pytest.param([Series(labels={}, points=())], "p99_latency no_data: all 1 series were "
-                     "empty", id="a series without points is no_data"),
+                     "empty or NaN at every point", id="a series without points is no_data"),
     ],
 )
 def test_no_data_by_default(series: list[Series], reason: str) -> None:

@@ -171,6 +171,7 @@ checks:
     mode: range
     over_time: max
     fail: value > 1
+    no_data: pass
   - id: quantile
     source: prometheus
     query: '{QUANTILE}'
@@ -197,11 +198,15 @@ def test_division_by_zero_never_passes(prometheus: PrometheusServer, tmp_path: P
     assert {cid: (c["status"], c["value"]) for cid, c in checks.items()
             if cid != "quantile"} == {
         "plus_inf": ("error", "+Inf"), "minus_inf": ("error", "-Inf"),
-        "nan_instant": ("error", "NaN"), "nan_range": ("error", "NaN")}
+        "nan_instant": ("error", "NaN"), "nan_range": ("insufficient", None)}
     assert "the value is +Inf, not a finite number" in checks["plus_inf"]["reason"]
     assert "the value is -Inf" in checks["minus_inf"]["reason"]
     # no_data: pass does not make NaN a pass: NaN is a value that is no number.
     assert "NaN never passes" in checks["nan_instant"]["reason"]
+    # A range series NaN at every point holds no evidence: no data, which no_data: pass
+    # would pass, but the evidence covers none of the window.
+    assert checks["nan_range"]["coverage"]["share"] == 0.0
+    assert "evidence covers 0.0 % of the window" in checks["nan_range"]["reason"]
     assert (results["status"], proc.returncode) == ("error", 3)
 
 

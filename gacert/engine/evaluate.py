@@ -7,11 +7,12 @@ neither ever silently a pass.
 
 Values that are not finite numbers never pass and never decide silently:
 a NaN sample of a range series is a moment without evidence (left out of the
-reduction, and of the coverage); a series whose value is NaN, +Inf or -Inf
-(an infinite sample makes the value that infinity) is an `error` with the
-reason, and so is a check whose series are reduced to one value when any of
-them is. Last, a check that would pass or warn is `insufficient` when its
-evidence covers less of the window than its coverage rule asks.
+reduction, and of the coverage; a series of NaN samples only has no value);
+a series whose value is NaN, +Inf or -Inf (an infinite sample makes the value
+that infinity) is an `error` with the reason, and so is a check whose series
+are reduced to one value when any of them is. Last, a check that would pass
+or warn is `insufficient` when its evidence covers less of the window than
+its coverage rule asks.
 """
 
 from __future__ import annotations
@@ -175,11 +176,12 @@ def _decide(check: Check, value: float, labels: Mapping[str, str], series_count:
 
 
 def _series_value(check: Check, series: Series) -> float | None:
-    """One number per series, or None when it has no point at all.
+    """One number per series, or None when it has no evidence at all.
 
     An instant series is its last sample. A range series is the reduction of its
-    samples that are numbers (a NaN sample is a moment without evidence); it is NaN
-    when every sample is, and an infinity when any sample is one.
+    samples that are numbers (a NaN sample is a moment without evidence, so a
+    series of NaN samples only has no value); it is an infinity when any sample
+    is one.
     """
     if not series.points:
         return None
@@ -187,7 +189,7 @@ def _series_value(check: Check, series: Series) -> float | None:
         return series.points[-1][1]
     samples = [v for _, v in series.points if not math.isnan(v)]
     if not samples:
-        return math.nan
+        return None
     infinite = next((v for v in samples if math.isinf(v)), None)
     if infinite is not None:
         return infinite
@@ -198,7 +200,7 @@ def _series_value(check: Check, series: Series) -> float | None:
 def _no_data(base: _Base, values: list[tuple[Series, float | None]]) -> CheckResult:
     check = base.check
     cause = ("the query returned no series" if not values
-             else f"all {len(values)} series were empty")
+             else f"all {len(values)} series were empty or NaN at every point")
     status = check.no_data
     if status == "no_data":
         reason = f"{check.id} no_data: {cause}"
