@@ -4,21 +4,35 @@ Per check: reduce each series over time (range checks), reduce across series
 or keep them one by one, then run the rules. `fail` beats `warn` beats `pass`;
 a source error is `error` and missing data is the check's `no_data` setting,
 neither ever silently a pass.
+
+Values that are not finite numbers never pass and never decide silently:
+a NaN sample of a range series is a moment without evidence (left out of the
+reduction, and of the coverage; a series of NaN samples only has no value);
+a series whose value is NaN, +Inf or -Inf (an infinite sample makes the value
+that infinity) is an `error` with the reason, and so is a check whose series
+are reduced to one value when any of them is. Last, a check that would pass
+or warn is `insufficient` when its evidence covers less of the window than
+its coverage rule asks.
 """
 
 from __future__ import annotations
 
+import ast
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from gacert.formatting import format_value, labels_text
+from gacert.durations import format_duration
+from gacert.formatting import format_bound, format_share, format_span, labels_text
+from gacert.formatting import format_value as _format_value
 from gacert.model import (
     SEVERITY,
     Check,
     CheckResult,
+    Coverage,
     Expression,
     Outcome,
     ParamValue,
@@ -28,7 +42,7 @@ from gacert.model import (
     Threshold,
 )
 from gacert.policy.expressions import evaluate
-from gacert.policy.ruleshape import worse_direction
+from gacert.policy.ruleshape import SERIES_NAMES, worse_direction
 from gacert.policy.thresholds import thresholds
 from gacert.quantiles import percentile
 
@@ -57,9 +71,10 @@ class _Decision:
 
 
 def evaluate_check(check: Check, query: str, outcome: Outcome,
-                   params: Mapping[str, ParamValue]) -> CheckResult:
-    """The result of `check` given the source's `outcome`."""
-    base = _Base(check, query, outcome, thresholds(check.rules, params))
+                   params: Mapping[str, ParamValue],
+                   coverage: Coverage | None = None) -> CheckResult:
+    """The result of `check` given the source's `outcome` and the evidence's `coverage`."""
+    base = _Base(check, query, outcome, thresholds(check.rules, params), coverage, params)
     if outcome.error is not None or outcome.fetched is None:
         return base.result("error", None, f"{check.id} error: {outcome.error}", None, None, (),
                            error=outcome.error)
@@ -67,35 +82,69 @@ def evaluate_check(check: Check, query: str, outcome: Outcome,
     # What rule expressions may read besides the value: params, and a probe's measurements.
     scope = {**params, **fetched.measurements, "params": dict(params)}
     values = [(series, _series_value(check, series)) for series in fetched.series]
-    keep_points = check.mode == "range"
-    present = [v for _, v in values if v is not None]
-    if not present:
-        return _no_data(base, values, keep_points)
-    if check.series == "each":
-        decided = [(s, v, _judge(check, v, s.labels, len(values), scope)) for s, v in values]
-        worst_series, worst_value, worst = _worst(check, decided)
-        labels: Mapping[str, str] = worst_series.labels
+    if not any(v is not None for _, v in values):
+        judged = _no_data(base, values)
+    elif check.series == "each":
+        judged = _each(base, values, scope)
     else:
-        worst_value = REDUCERS[check.series](present)
-        worst = _judge(check, worst_value, {}, len(values), scope)
-        no_value = _judge(check, None, {}, len(values), scope)
-        decided = [(s, v, worst if v is not None else no_value) for s, v in values]
-        labels = {}
-    series = tuple(_series_result(s, v, d.status, keep_points) for s, v, d in decided)
-    return base.result(worst.status, worst_value, _reason(check, worst, worst_value, labels),
-                       worst.rule, worst.expression, series, error=worst.error)
+        judged = _reduced(base, values, scope)
+    return _with_detail(_judge_evidence(judged, coverage), fetched.detail)
+
+
+def _each(base: _Base, values: list[tuple[Series, float | None]],
+          scope: Mapping[str, Any]) -> CheckResult:
+    """Every series judged on its own; the worst decides."""
+    check = base.check
+    decided = [(s, v, _judge(check, v, s.labels, len(values), scope)) for s, v in values]
+    worst_series, worst_value, worst = _worst(check, decided)
+    series = tuple(base.series_result(s, v, d.status) for s, v, d in decided)
+    reason = base.reason(worst, worst_value, worst_series.labels)
+    return base.result(worst.status, worst_value, reason, worst.rule, worst.expression, series,
+                       error=worst.error)
+
+
+def _reduced(base: _Base, values: list[tuple[Series, float | None]],
+             scope: Mapping[str, Any]) -> CheckResult:
+    """The series reduced to one value first; a series that is no finite number makes
+    the reduction meaningless, so the check is an error naming it."""
+    check = base.check
+    broken = next(((s, v) for s, v in values if v is not None and not math.isfinite(v)), None)
+    labels: Mapping[str, str] = {}
+    if broken is not None:
+        labels, value = broken[0].labels, broken[1]
+        worst = _Decision("error", None, None, error=_not_finite(value) +
+                          f"; the {check.series} of the series is not computed")
+    else:
+        value = REDUCERS[check.series]([v for _, v in values if v is not None])
+        worst = _judge(check, value, {}, len(values), scope)
+    no_value = _judge(check, None, {}, len(values), scope)
+    series = tuple(base.series_result(s, v, worst.status if v is not None else no_value.status)
+                   for s, v in values)
+    return base.result(worst.status, value, base.reason(worst, value, labels), worst.rule,
+                       worst.expression, series, error=worst.error)
 
 
 def _judge(check: Check, value: float | None, labels: Mapping[str, str], series_count: int,
            scope: Mapping[str, Any]) -> _Decision:
-    """Judge one value; a value that is missing or makes a rule raise is data too."""
+    """Judge one value; a value that is missing, not finite or makes a rule raise is
+    data too."""
     if value is None:
         return _Decision(check.no_data, "no_data", None,
                          error="no data" if check.no_data == "error" else None)
+    if not math.isfinite(value):
+        return _Decision("error", None, None, error=_not_finite(value))
     try:
         return _decide(check, value, labels, series_count, scope)
     except Exception as exc:  # e.g. comparing a str param with a number
         return _Decision("error", None, None, error=f"evaluating rules: {exc}")
+
+
+def _not_finite(value: float) -> str:
+    if math.isnan(value):
+        return ("the value is NaN, not a number (0/0: a ratio or a quantile over no events, "
+                "such as an empty histogram); NaN never passes")
+    sign = "+Inf" if value > 0 else "-Inf"
+    return f"the value is {sign}, not a finite number (a division by zero?); it never passes"
 
 
 def _worst(check: Check, decided: list[tuple[Series, float | None, _Decision]]
@@ -104,9 +153,9 @@ def _worst(check: Check, decided: list[tuple[Series, float | None, _Decision]]
     worst_rank = min(SEVERITY.index(d.status) for _, _, d in decided)
     tied = [item for item in decided if SEVERITY.index(item[2].status) == worst_rank]
     direction = worse_direction(check.rules)
-    with_values = [item for item in tied if item[1] is not None]
+    with_values = [item for item in tied if item[1] is not None and math.isfinite(item[1])]
     if direction and with_values:
-        # NaN never gets here (it is no value); ties keep the first series, as returned.
+        # Ties keep the first series, as returned.
         return max(with_values, key=lambda item: direction * (item[1] or 0.0))
     return tied[0]
 
@@ -127,67 +176,145 @@ def _decide(check: Check, value: float, labels: Mapping[str, str], series_count:
 
 
 def _series_value(check: Check, series: Series) -> float | None:
-    """One number per series (NaN samples ignored), or None when it has none."""
+    """One number per series, or None when it has no evidence at all.
+
+    An instant series is its last sample. A range series is the reduction of its
+    samples that are numbers (a NaN sample is a moment without evidence, so a
+    series of NaN samples only has no value); it is an infinity when any sample
+    is one.
+    """
+    if not series.points:
+        return None
+    if check.mode == "instant":
+        return series.points[-1][1]
     samples = [v for _, v in series.points if not math.isnan(v)]
     if not samples:
         return None
-    if check.mode == "instant":
-        return samples[-1]
+    infinite = next((v for v in samples if math.isinf(v)), None)
+    if infinite is not None:
+        return infinite
     assert check.over_time is not None
     return REDUCERS[check.over_time](samples)
 
 
-def _no_data(base: _Base, values: list[tuple[Series, float | None]],
-             keep_points: bool) -> CheckResult:
+def _no_data(base: _Base, values: list[tuple[Series, float | None]]) -> CheckResult:
     check = base.check
     cause = ("the query returned no series" if not values
-             else f"all {len(values)} series were NaN or empty")
+             else f"all {len(values)} series were empty or NaN at every point")
     status = check.no_data
     if status == "no_data":
         reason = f"{check.id} no_data: {cause}"
     else:
         reason = f"{check.id} {status}: no data ({cause}); the check declares no_data: {status}"
-    series = tuple(_series_result(s, None, "no_data", keep_points) for s, _ in values)
+    series = tuple(base.series_result(s, None, "no_data") for s, _ in values)
     return base.result(status, None, reason, "no_data", None, series,
                        error=f"no data: {cause}" if status == "error" else None)
 
 
-def _series_result(series: Series, value: float | None, status: Status,
-                   keep_points: bool) -> SeriesResult:
-    return SeriesResult(labels=dict(series.labels), value=value, status=status,
-                        points=series.points if keep_points else None)
+# --- evidence -----------------------------------------------------------------------
 
 
-def _reason(check: Check, decision: _Decision, value: float | None,
-            labels: Mapping[str, str]) -> str:
-    shown = format_value(value, check.unit, check.precision)
-    shown_labels = labels_text(labels)
-    where = f" ({shown_labels})" if shown_labels else ""
-    head = f"{check.id} {decision.status}: {shown}"
-    if decision.rule == "no_data":
-        declared = "" if decision.status == "no_data" else \
-            f"; the check declares no_data: {decision.status}"
-        return f"{check.id} {decision.status}: a series has no value (NaN){where}{declared}"
-    if decision.error is not None:
-        return f"{check.id} error: {decision.error}{where}"
-    if decision.expression is None:
-        return f"{head} matched no fail or warn rule{where}"
-    text = " ".join(decision.expression.text.split())
-    if decision.rule == "pass" and decision.status == "fail":
-        return f"{head} did not meet pass rule {text}{where}"
-    verb = "met" if decision.rule == "pass" else "matched"
-    return f"{head} {verb} {decision.rule} rule {text}{where}"
+def _judge_evidence(result: CheckResult, coverage: Coverage | None) -> CheckResult:
+    """A check that would pass or warn on evidence that does not cover enough of the
+    window is `insufficient`; one whose coverage could not be measured is an error."""
+    if coverage is None or coverage.rule is None or result.status not in ("pass", "warn"):
+        return result
+    if coverage.share is None:
+        error = f"evidence coverage {coverage.note}"
+        return replace(result, status="error", error=error,
+                       reason=f"{result.id} error: {error}; the rules alone: "
+                              f"{_without_id(result)}")
+    if coverage.sufficient:
+        return result
+    return replace(result, status="insufficient",
+                   reason=f"{result.id} insufficient: {coverage_sentence(coverage)}; "
+                          f"the rules alone: {_without_id(result)}")
+
+
+def coverage_sentence(coverage: Coverage) -> str:
+    """`evidence covers 75.0 % of the window (at least 95 % needed); largest gap 6h 00m,
+    from ... to ... (at most 15m allowed)`."""
+    assert coverage.share is not None
+    rule = coverage.rule
+    length = format_span(coverage.end - coverage.start)
+    span = "the window" if coverage.whole_window else \
+        f"the last {length} of the window, which the query reads"
+    text = f"evidence covers {format_share(coverage.share)} of {span}"
+    if rule is not None:
+        text += f" (at least {rule.min_share * 100:g} % needed)"
+    largest = coverage.largest_gap
+    if largest is not None:
+        text += (f"; largest gap {format_span(largest.seconds)}, from {_moment(largest.start)} "
+                 f"to {_moment(largest.end)}")
+        if rule is not None:
+            text += f" (at most {format_duration(rule.max_gap_seconds)} allowed)"
+        if largest.start <= coverage.start:
+            text += ": no data from the start of the window (is it older than the data the "\
+                    "source holds?)"
+    if coverage.method == "reference":
+        text += f"; {coverage.note}"
+    return text
+
+
+def _moment(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _without_id(result: CheckResult) -> str:
+    return result.reason.removeprefix(f"{result.id} ")
+
+
+def _with_detail(result: CheckResult, detail: str) -> CheckResult:
+    """What the source saw that explains a check that did not pass (a command's exit
+    code and the end of its stderr), added to the reason."""
+    if not detail or result.status == "pass":
+        return result
+    return replace(result, reason=f"{result.reason}; {detail}")
+
+
+# --- the result ---------------------------------------------------------------------
 
 
 class _Base:
     """The fields every result of one check shares, whatever its status."""
 
     def __init__(self, check: Check, query: str, outcome: Outcome,
-                 limits: tuple[Threshold, ...]) -> None:
+                 limits: tuple[Threshold, ...], coverage: Coverage | None,
+                 params: Mapping[str, ParamValue]) -> None:
         self.check = check
         self.query = query
         self.outcome = outcome
         self.limits = limits
+        self.coverage = coverage
+        self.params = params
+
+    def series_result(self, series: Series, value: float | None,
+                      status: Status) -> SeriesResult:
+        keep_points = self.check.mode == "range"
+        return SeriesResult(labels=dict(series.labels), value=value, status=status,
+                            points=series.points if keep_points else None)
+
+    def reason(self, decision: _Decision, value: float | None,
+               labels: Mapping[str, str]) -> str:
+        """One sentence: the status, the value and its series, and the rule that
+        decided, with the value of every param it reads."""
+        check = self.check
+        shown_labels = labels_text(labels)
+        where = f" ({shown_labels})" if shown_labels else ""
+        if decision.rule == "no_data":
+            declared = "" if decision.status == "no_data" else \
+                f"; the check declares no_data: {decision.status}"
+            return f"{check.id} {decision.status}: a series has no value{where}{declared}"
+        if decision.error is not None:
+            return f"{check.id} error: {decision.error}{where}"
+        head = f"{check.id} {decision.status}: {_format_value(value, check.unit, check.precision)}"
+        if decision.expression is None:
+            return f"{head}{where} matched no fail or warn rule"
+        text = annotated(decision.expression, self.params, check.unit, check.precision)
+        if decision.rule == "pass" and decision.status == "fail":
+            return f"{head}{where} did not meet pass rule {text}"
+        verb = "met" if decision.rule == "pass" else "matched"
+        return f"{head}{where} {verb} {decision.rule} rule {text}"
 
     def result(self, status: Status, value: float | None, reason: str, rule: str | None,
                expression: Expression | None, series: tuple[SeriesResult, ...],
@@ -208,5 +335,41 @@ class _Base:
             warnings=fetched.warnings if fetched else (), error=error,
             measurements=fetched.measurements if fetched else {},
             evidence=fetched.evidence if fetched else {},
-            duration_seconds=self.outcome.seconds, line=check.line,
+            duration_seconds=self.outcome.seconds, coverage=self.coverage, line=check.line,
         )
+
+
+def annotated(expression: Expression, params: Mapping[str, ParamValue], unit: str,
+              precision: int) -> str:
+    """The rule on one line with the value of each param it reads after its name:
+    `value >= p99_latency_ms_max (1,000 ms)`. A param that is a bound of the value
+    is shown in the value's unit."""
+    source = expression.text.strip().replace("\r\n", " ").replace("\n", " ")
+    bounds = {c.bound.text for c in expression.comparisons}
+    encoded = source.encode("utf-8")
+    inserts: list[tuple[int, str]] = []
+    for node in ast.walk(expression.tree):
+        name = _param_read(node) if isinstance(node, ast.expr) else None
+        if name is None or name not in params or name in SERIES_NAMES:
+            continue
+        value = params[name]
+        text = ast.get_source_segment(source, node) or name
+        shown = format_bound(value, unit if text in bounds else "", precision) \
+            if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+        # The parser counts UTF-8 bytes; the text is inserted at a character offset.
+        end = len(encoded[:getattr(node, "end_col_offset", 0) or 0].decode("utf-8", "ignore"))
+        inserts.append((end, f" ({shown})"))
+    for offset, text in sorted(inserts, reverse=True):
+        source = source[:offset] + text + source[offset:]
+    return " ".join(source.split())
+
+
+def _param_read(node: ast.AST) -> str | None:
+    """The param a node reads: `name`, or `params.name`."""
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+            and node.id != "params":
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+            and node.value.id == "params":
+        return node.attr
+    return None

@@ -11,17 +11,26 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from gacert.engine.plan import Plan, PlannedCheck
 from gacert.errors import SourceError, UsageError
-from gacert.model import Outcome, Policy
+from gacert.model import Outcome, Policy, Query
 from gacert.policy.params import interpolate_env
 from gacert.redact import redact_text
 from gacert.sources import source_factory
 from gacert.sources.base import Source
 
 ProgressCallback = Callable[[str, Outcome], None]
+
+
+@dataclass(frozen=True)
+class Fetches:
+    """What the sources answered: each check's query, and the coverage queries of the
+    checks that have one, by check id."""
+
+    checks: Mapping[str, Outcome]
+    coverage: Mapping[str, Outcome]
 
 
 def build_sources(policy: Policy, environ: Mapping[str, str] | None = None) -> dict[str, Source]:
@@ -37,14 +46,14 @@ def build_sources(policy: Policy, environ: Mapping[str, str] | None = None) -> d
     return sources
 
 
-async def _fetch_one(planned: PlannedCheck, source: Source) -> Outcome:
+async def _fetch_one(query: Query, source_id: str, source: Source) -> Outcome:
     started = time.perf_counter()
     try:
-        fetched = await source.fetch(planned.query)
+        fetched = await source.fetch(query)
     except SourceError as exc:
         return Outcome(None, redact_text(str(exc)), time.perf_counter() - started)
     except Exception as exc:  # a broken adapter must not take the other checks down
-        return Outcome(None, redact_text(f"source {planned.check.source!r} failed "
+        return Outcome(None, redact_text(f"source {source_id!r} failed "
                                          f"unexpectedly: {type(exc).__name__}: {exc}"),
                        time.perf_counter() - started)
     # What a source says goes into results and reports: never a secret it quoted.
@@ -54,23 +63,36 @@ async def _fetch_one(planned: PlannedCheck, source: Source) -> Outcome:
     return Outcome(fetched, None, time.perf_counter() - started)
 
 
+async def _fetch_check(planned: PlannedCheck, source: Source
+                       ) -> tuple[Outcome, Outcome | None]:
+    """A check's query and, when its coverage needs one, its coverage query."""
+    source_id = planned.check.source
+    extra = planned.coverage.query if planned.coverage is not None else None
+    if extra is None:
+        return await _fetch_one(planned.query, source_id, source), None
+    main, measured = await asyncio.gather(_fetch_one(planned.query, source_id, source),
+                                          _fetch_one(extra, source_id, source))
+    return main, measured
+
+
 async def fetch_all(plan: Plan, sources: Mapping[str, Source],
-                    progress: ProgressCallback | None = None) -> dict[str, Outcome]:
+                    progress: ProgressCallback | None = None) -> Fetches:
     """Run every query at once (each source caps its own concurrency)."""
-    async def run(planned: PlannedCheck) -> tuple[str, Outcome]:
-        outcome = await _fetch_one(planned, sources[planned.check.source])
+    async def run(planned: PlannedCheck) -> tuple[str, tuple[Outcome, Outcome | None]]:
+        outcomes = await _fetch_check(planned, sources[planned.check.source])
         if progress is not None:
-            progress(planned.check.id, outcome)
-        return planned.check.id, outcome
+            progress(planned.check.id, outcomes[0])
+        return planned.check.id, outcomes
 
     try:
         pairs = await asyncio.gather(*(run(p) for p in plan.checks))
     finally:
         await asyncio.gather(*(s.aclose() for s in sources.values()), return_exceptions=True)
-    return dict(pairs)
+    return Fetches({cid: main for cid, (main, _) in pairs},
+                   {cid: measured for cid, (_, measured) in pairs if measured is not None})
 
 
 def fetch(plan: Plan, sources: Mapping[str, Source],
-          progress: ProgressCallback | None = None) -> dict[str, Outcome]:
+          progress: ProgressCallback | None = None) -> Fetches:
     """Synchronous entry point for the CLI."""
     return asyncio.run(fetch_all(plan, sources, progress))

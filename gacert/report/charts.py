@@ -48,6 +48,15 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Band:
+    """A stretch of the window without evidence, drawn as a shaded band."""
+
+    x: float
+    width: float
+    label: str
+
+
+@dataclass(frozen=True)
 class Rule:
     rule: str  # fail, warn, pass
     label: str
@@ -74,6 +83,7 @@ class Chart:
     end: str
     hidden_series: int  # series not drawn (beyond MAX_SERIES)
     empty: bool  # no finite point to draw
+    gaps: tuple[Band, ...] = ()  # where the evidence has gaps (coverage), lines broken there
 
 
 @dataclass(frozen=True)
@@ -138,19 +148,36 @@ def build_chart(check: CheckDocument, t0: float, t1: float) -> Chart:
     limits = check["thresholds"]
     values = [v for line in points for _, v in line if v is not None]
     scale = _Scale(t0, max(t1, t0 + 1), *_value_range(values, [t["value"] for t in limits]))
+    gaps = _gaps(check)
     unit = check.get("unit") or ""
     precision = int(check.get("precision", 2))
     return Chart(
         id=check["id"], title=check.get("title") or check["id"], status=check["status"],
         unit=unit, width=WIDTH, height=HEIGHT, left=LEFT, top=TOP, right=WIDTH - RIGHT,
         bottom=HEIGHT - BOTTOM,
-        lines=tuple(Line(i, _series_label(s), s["status"], _segments(p, scale))
+        lines=tuple(Line(i, _series_label(s), s["status"], _segments(p, scale, gaps))
                     for i, (s, p) in enumerate(zip(drawn, points, strict=True))),
         rules=tuple(_rule(t, scale, unit, precision) for t in limits
                     if scale.v0 <= t["value"] <= scale.v1),
         x_ticks=_time_ticks(scale), y_ticks=_value_ticks(scale),
         start=_clock(t0, "%Y-%m-%d %H:%M UTC"), end=_clock(t1, "%Y-%m-%d %H:%M UTC"),
-        hidden_series=len(series) - len(drawn), empty=not values)
+        hidden_series=len(series) - len(drawn), empty=not values,
+        gaps=tuple(_band(start, end, scale) for start, end in gaps))
+
+
+def _gaps(check: CheckDocument) -> list[tuple[float, float]]:
+    """The gaps in the evidence of a range check, as recorded by its coverage."""
+    coverage = check.get("coverage")
+    if not coverage or coverage["method"] != "points":
+        return []
+    return [(parse_timestamp(g["start"], "gap.start").timestamp(),
+             parse_timestamp(g["end"], "gap.end").timestamp()) for g in coverage["gaps"]]
+
+
+def _band(start: float, end: float, scale: _Scale) -> Band:
+    x0, x1 = scale.x(max(start, scale.t0)), scale.x(min(end, scale.t1))
+    label = f"no data {_clock(start, '%H:%M')} to {_clock(end, '%H:%M')}"
+    return Band(round(x0, 1), round(max(x1 - x0, 1.0), 1), label)
 
 
 def _rank(series: SeriesDocument) -> tuple[int, float]:
@@ -187,20 +214,26 @@ def _nice_step(rough: float) -> float:
     return float(10 ** (exponent + 1))
 
 
-def _segments(points: Sequence[tuple[float, float | None]], scale: _Scale) -> tuple[str, ...]:
-    """Polyline point lists, the lowest and highest point of each pixel column."""
+def _segments(points: Sequence[tuple[float, float | None]], scale: _Scale,
+              gaps: Sequence[tuple[float, float]] = ()) -> tuple[str, ...]:
+    """Polyline point lists, the lowest and highest point of each pixel column; a line
+    is broken at a point that is not a number and across a gap of the evidence."""
     segments: list[list[tuple[float, float]]] = []
     current: list[tuple[float, float]] = []
     column: list[tuple[float, float]] = []
     column_x: int | None = None
+    previous = -math.inf
     for t, v in points:
-        if v is None:  # a gap: end the line here, start a new one after it
+        across = any(previous <= start and end <= t for start, end in gaps)
+        previous = t
+        if v is None or across:  # a gap: end the line here, start a new one after it
             current += _extremes(column)
             column, column_x = [], None
             if current:
                 segments.append(current)
             current = []
-            continue
+            if v is None:
+                continue
         x = scale.x(t)
         if column_x is not None and int(x) != column_x:
             current += _extremes(column)
