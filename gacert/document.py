@@ -29,6 +29,7 @@ __all__ = [
     "GapDocument",
     "JsonNumber",
     "NonFinite",
+    "NotificationDocument",
     "OriginDocument",
     "OriginPolicyDocument",
     "OverrideDocument",
@@ -41,10 +42,14 @@ __all__ = [
     "SectionDocument",
     "SeriesDocument",
     "SloDocument",
+    "SnapshotDocument",
     "SourceDocument",
+    "StatusChangeDocument",
     "SummaryDocument",
     "ThresholdDocument",
     "TimingsDocument",
+    "TrendDocument",
+    "WatchDocument",
     "WindowDocument",
 ]
 
@@ -278,6 +283,61 @@ class RegradeDocument(TypedDict):
     changes: list[ChangeDocument]
 
 
+class NotificationDocument(TypedDict):
+    """How sending one notification went (gacert.publish.notify.Delivery)."""
+
+    target: str  # slack, webhook or email
+    endpoint: str  # never with secrets
+    event: str  # verdict, change or fail
+    checks: list[str]  # the checks it was about
+    delivered: bool
+    attempts: int  # 0 when it could not be built (a variable unset)
+    error: str | None
+    sent_at: str
+
+
+class StatusChangeDocument(TypedDict):
+    """A gate check whose status changed between two snapshots of a watch."""
+
+    check: str
+    before: str | None  # None: the check is new (the first snapshot)
+    after: str
+
+
+class SnapshotDocument(TypedDict):
+    """What makes a results document a snapshot of a watch (snapshots/snapshot_NNNN.json)."""
+
+    number: int  # 1, 2, ...: contiguous across restarts
+    at: str  # window time the snapshot judged up to (the window's end so far)
+    taken_at: str  # wall-clock time it was taken
+    elapsed_share: float  # of the window, 0 to 1
+    final: bool  # the last snapshot: the window ended, or the watch aborted on a fail
+    verdict_before: str | None
+    changes: list[StatusChangeDocument]  # gate checks whose status changed since the last one
+
+
+class TrendDocument(TypedDict):
+    """One gate check over the snapshots: [unix seconds, value or None, status] each."""
+
+    id: str
+    title: str
+    unit: str | None
+    precision: int
+    points: list[list[Any]]
+
+
+class WatchDocument(TypedDict):
+    """How a watch made these results: its snapshots, trends, sessions and coverage."""
+
+    interval_seconds: float
+    speed: float
+    aborted: bool
+    snapshots: list[dict[str, Any]]  # number, at, status
+    trend: list[TrendDocument]
+    sessions: list[dict[str, Any]]
+    coverage: dict[str, Any]  # elapsed_seconds, covered_seconds, share, gaps
+
+
 class ResultsDocument(TypedDict):
     schema_version: int  # 1
     status: Verdict
@@ -294,3 +354,6 @@ class ResultsDocument(TypedDict):
     # Values used instead of the committed policy's; empty or absent: none.
     overrides: NotRequired[list[OverrideDocument]]
     regrade: NotRequired[RegradeDocument]
+    notifications: NotRequired[list[NotificationDocument]]
+    snapshot: NotRequired[SnapshotDocument]  # a watch's snapshot
+    watch: NotRequired[WatchDocument]  # the final results of a watch

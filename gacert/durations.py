@@ -19,11 +19,15 @@ _DURATION = re.compile(
     r"(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$"
 )
 DURATION_HINT = "use a Prometheus duration such as 500ms, 30s, 5m, 1h30m, 7d"
+# No window, timeout or offset of a certification needs more; dates and
+# Prometheus both stop being able to count much further (datetime ends in 9999).
+MAX_DURATION_SECONDS = 100 * _UNIT_SECONDS["y"]
 
 
 def parse_duration(text: str) -> float:
     """Return the duration in seconds; raise ValueError with a hint if malformed."""
-    match = _DURATION.match(text.strip()) if isinstance(text, str) else None
+    # 40 characters hold any duration up to the limit; a longer one is never valid.
+    match = _DURATION.match(text.strip()) if isinstance(text, str) and len(text) < 80 else None
     if not text or match is None:
         raise ValueError(f"{text!r} is not a duration; {DURATION_HINT}")
     seconds = sum(
@@ -31,6 +35,8 @@ def parse_duration(text: str) -> float:
     )
     if seconds <= 0:
         raise ValueError(f"{text!r} is zero; a duration must be positive")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{text!r} is longer than 100y, the longest duration gacert accepts")
     return seconds
 
 

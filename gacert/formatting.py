@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,32 @@ def format_value(value: Any, unit: str | None = "", precision: int = 2) -> str:
         return "+Inf" if number > 0 else "-Inf"
     text = f"{number:,.{precision}f}"
     return f"{text} {unit}" if unit else text
+
+
+# C0 and C1 control characters (but line feed and tab), DEL, and the invisible
+# marks that reorder or hide text (bidi overrides and isolates, zero-width joiners).
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e"
+                       "\u2066-\u2069\ufeff]")
+_LINE_BREAKS = re.compile("[\n\t]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible_controls(text: str, *, one_line: bool = False) -> str:
+    """`text` with every control character shown as an escape (`\\x1b`, `\\u202e`).
+
+    Label values, reasons and error messages come from sources gacert does not
+    trust: raw, an escape sequence could clear a terminal and paint a fake
+    verdict, or reorder a report's text. Every text output (the terminal,
+    Markdown reports, the email summary) passes through this one function;
+    `one_line` also shows line breaks and tabs, for a field that must stay on
+    its line.
+    """
+    text = _CONTROLS.sub(_escape, text)
+    return _LINE_BREAKS.sub(_escape, text) if one_line else text
 
 
 def labels_text(labels: Mapping[str, str]) -> str:

@@ -208,6 +208,30 @@ class ReportSection:
     parts: tuple[ReportPart, ...]
 
 
+NotifyEvent = Literal["verdict", "change", "fail"]
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """Where notifications go (slack, webhook, email) and which events it wants."""
+
+    type: str
+    when: tuple[NotifyEvent, ...]
+    settings: Mapping[str, Any]  # as written: `${VAR}` kept until a notification is sent
+
+
+@dataclass(frozen=True)
+class Notify:
+    """The policy's `notify:` section (see docs/notifications.md)."""
+
+    targets: tuple[NotifyTarget, ...]
+    alert_on: Literal["fail", "warn"] = "fail"
+    report_url: str = ""  # as written; may hold `${VAR}`
+    retries: int = 3
+    backoff_seconds: float = 1.0
+    timeout_seconds: float = 10.0
+
+
 @dataclass(frozen=True)
 class Policy:
     path: str
@@ -228,6 +252,7 @@ class Policy:
     report_templates: Mapping[str, str] = field(default_factory=dict)
     # The GA Day report's sections; empty = the template's generic structure.
     ga_day: tuple[ReportSection, ...] = ()
+    notify: Notify | None = None
 
 
 # --- the window (resolved by gacert.engine.window) ------------------------------

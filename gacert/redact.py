@@ -1,4 +1,5 @@
-"""One redaction for every URL gacert shows: endpoints, error messages, recorded commands.
+"""One redaction for everything gacert shows: endpoints, error messages, recorded
+commands, terminal lines and text reports (`printable`).
 
 A URL reaches a policy with its secrets in it (`http://alice:pa55@host`,
 `?access_token=...`); the secrets are sent, never shown. `redact_url` drops
@@ -14,7 +15,9 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_plus
 
-__all__ = ["REDACTED", "is_secret_parameter", "redact_url"]
+from gacert.formatting import visible_controls
+
+__all__ = ["REDACTED", "is_secret_parameter", "printable", "redact_text", "redact_url"]
 
 REDACTED = "REDACTED"
 
@@ -48,6 +51,26 @@ def redact_url(url: str) -> str:
     path_end = _first_of(rest, "?#")
     address, tail = rest[:path_end], rest[path_end:]
     return f"{scheme}{separator}{address}{_redact_parameters(tail)}"
+
+
+# A url inside free text (an error message, a program's output) runs to a space or
+# a quote; an Authorization value follows its scheme word.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+_CREDENTIAL_IN_TEXT = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}",
+                                 re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    """`text` with every url in it redacted (`redact_url`) and every `Bearer <token>`
+    or `Basic <credentials>` replaced: for messages and output that quote them."""
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    return _CREDENTIAL_IN_TEXT.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """The one function every message, terminal line and text report goes through:
+    secrets redacted, control characters shown as escapes (see `visible_controls`)."""
+    return visible_controls(redact_text(text), one_line=one_line)
 
 
 def _without_userinfo(rest: str) -> str:

@@ -1,7 +1,9 @@
-"""One run of a policy: load -> plan -> fetch -> evaluate -> results -> package.
+"""One run of a policy: load -> plan -> fetch -> evaluate -> results -> notify -> package.
 
 Each step is a module of its own; this one only wires them in order and
 times them. The CLI calls `execute`; tests and other programs may too.
+Notifications are sent before the package is written, so that how each
+went is in the results the package certifies.
 Whatever can be refused without a source (templates that do not compile,
 artifacts that may not be packaged) is refused before anything is fetched.
 """
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from gacert.document import ResultsDocument
 from gacert.engine.coverage import measure_coverage
@@ -21,11 +24,28 @@ from gacert.engine.fetch import Fetches, build_sources, fetch
 from gacert.engine.plan import Plan, PlannedCheck, build_plan
 from gacert.engine.results import to_document, verdict, write_results
 from gacert.engine.window import resolve_window
-from gacert.model import CheckResult, Outcome, Policy, RunResult, SourceInfo, Timings
-from gacert.package.build import Package, PackageOptions, check_options, write_package
+from gacert.model import (
+    CheckResult,
+    Notify,
+    Outcome,
+    Override,
+    Policy,
+    RunResult,
+    SourceInfo,
+    Timings,
+)
+from gacert.package.build import (
+    Package,
+    PackageOptions,
+    check_options,
+    report_names,
+    write_package,
+)
 from gacert.policy.load import load_policy
 from gacert.policy.params import param_overrides, resolve_params, source_overrides
-from gacert.report.render import check_templates, policy_templates, template_problem
+from gacert.publish.notify import Notice, alerting, report_link, send
+from gacert.report.render import Templates, check_templates, policy_templates, template_problem
+from gacert.sources.base import Source
 from gacert.timestamps import format_timestamp
 
 
@@ -66,35 +86,65 @@ def plan_run(options: RunOptions) -> tuple[Policy, Plan]:
 def execute(options: RunOptions,
             progress: Callable[[str, Outcome], None] | None = None) -> RunOutput:
     """Run the policy; write `results.json` and the package into the output dir."""
-    started_at = datetime.now(UTC)
-    clock = time.perf_counter()
+    started = (datetime.now(UTC), time.perf_counter())
     policy, plan = plan_run(options)
     templates = policy_templates(policy)
     check_templates(templates)
     package_options = replace(options.package, policy_path=options.policy_path)
     check_options(options.output_dir, package_options)
-    sources = build_sources(policy, options.environ)
+    environ = os.environ if options.environ is None else options.environ
+    sources = build_sources(policy, environ)
     overrides = (*param_overrides(policy.params, list(options.overrides)),
-                 *source_overrides(policy.sources, _environ(options)))
+                 *source_overrides(policy.sources, environ))
+    run = evaluate_plan(policy, plan, sources, progress, started, overrides)
+    document = to_document(run)
+    if templates.overrides:
+        document["policy"]["report_templates"] = dict(templates.overrides)
+    if policy.notify is not None:
+        notices = final_notices(policy.notify, document, environ, {"command": "run"},
+                                templates, report_names(pdf=package_options.pdf))
+        document["notifications"] = [d.to_json() for d in send(policy.notify, notices, environ)]
+    results_path = os.path.join(options.output_dir, "results.json")
+    write_results(results_path, document)
+    package = write_package(document, results_path, options.output_dir, package_options,
+                            templates)
+    return RunOutput(document, results_path, package)
+
+
+def evaluate_plan(policy: Policy, plan: Plan, sources: Mapping[str, Source],
+                  progress: Callable[[str, Outcome], None] | None = None,
+                  started: tuple[datetime, float] | None = None,
+                  overrides: tuple[Override, ...] = ()) -> RunResult:
+    """Fetch every planned query through `sources` and judge every check.
+
+    `started` is when the run began (UTC, perf_counter) if before this step."""
+    started_at, clock = started or (datetime.now(UTC), time.perf_counter())
     fetch_clock = time.perf_counter()
     fetches = fetch(plan, sources, progress)
     fetch_seconds = time.perf_counter() - fetch_clock
     checks = tuple(_evaluate(p, fetches, plan) for p in plan.checks)
-    run = RunResult(
+    return RunResult(
         status=verdict(checks), policy=policy, window=plan.window, params=plan.params,
         sources=tuple(SourceInfo(sid, policy.sources[sid].type, s.endpoint)
                       for sid, s in sources.items()),
         timings=Timings(format_timestamp(started_at), format_timestamp(datetime.now(UTC)),
                         time.perf_counter() - clock, fetch_seconds),
         checks=checks, overrides=overrides)
-    document = to_document(run)
-    if templates.overrides:
-        document["policy"]["report_templates"] = dict(templates.overrides)
-    results_path = os.path.join(options.output_dir, "results.json")
-    write_results(results_path, document)
-    package = write_package(document, results_path, options.output_dir, package_options,
-                            templates)
-    return RunOutput(document, results_path, package)
+
+
+def final_notices(notify: Notify, document: ResultsDocument, environ: Mapping[str, str],
+                  context: Mapping[str, Any], templates: Templates,
+                  files: tuple[str, ...]) -> list[Notice]:
+    """What to tell at the end of a run or a watch: the verdict, and the failing gate
+    checks for targets that want only early warnings."""
+    link = report_link(notify, environ)
+    failing = tuple(alerting(document, notify.alert_on))
+    notices = [Notice("verdict", document, report_url=link, context=context,
+                      templates=templates, files=files)]
+    if failing:
+        notices.append(Notice("fail", document, checks=failing, report_url=link,
+                              context=context, templates=templates, files=files))
+    return notices
 
 
 def _evaluate(planned: PlannedCheck, fetches: Fetches, plan: Plan) -> CheckResult:
@@ -107,5 +157,3 @@ def _evaluate(planned: PlannedCheck, fetches: Fetches, plan: Plan) -> CheckResul
     return evaluate_check(planned.check, planned.query.text, outcome, plan.params, coverage)
 
 
-def _environ(options: RunOptions) -> Mapping[str, str]:
-    return os.environ if options.environ is None else options.environ

@@ -2,7 +2,8 @@
 what an earlier stage (or the shared base) publishes.
 
     base (errors, model, document, durations, timestamps, formatting, fsutil, redact)
-      <- sources <- policy <- engine <- report <- package <- publish <- run <- cli
+      <- sources <- policy <- engine <- report <- package <- publish
+      <- run (run, watch, watchstate) <- cli
 
 Every import in gacert/, including those inside functions, is checked; the
 demo (test data and servers) may use the base only.
@@ -17,6 +18,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gacert"
 STAGES = ("base", "sources", "policy", "engine", "report", "package", "publish", "run", "cli")
+# Modules beside gacert/run.py that orchestrate runs too.
+RUN_STAGE = {"watch", "watchstate"}
 
 
 def _module_name(path: Path) -> str:
@@ -30,6 +33,8 @@ def _stage(module: str) -> str:
         return "cli" if module.endswith("__main__") else "base"
     if parts[1] in STAGES or parts[1] == "demo":
         return parts[1]
+    if parts[1] in RUN_STAGE:
+        return "run"
     return "base"
 
 

@@ -233,10 +233,9 @@ def test_include_artifacts_takes_several_paths(args: list[str], spread: list[str
 def test_without_a_pdf_engine_no_pdf_is_written_and_that_is_said(
         results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import weasyprint fails
     out = tmp_path / "pkg"
-    out.mkdir()
-    (out / "GA_DAY_REPORT.pdf").write_bytes(b"%PDF- from an older package")
+    assert package(results, out, PackageOptions(tarball=False)).pdf.written
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import weasyprint fails
     built = package(results, out, PackageOptions())
     assert not built.pdf.written
     assert "no PDF engine is installed" in built.pdf.reason
@@ -298,7 +297,8 @@ def test_re_rendering_refuses_an_artifact_changed_since_packaging(results: Path,
     (out / "artifacts" / "notes.txt").write_text("edited")
     proc = gacert("render", str(out / "results.json"), "-o", str(tmp_path / "again"))
     assert proc.returncode == 3
-    assert "notes.txt: changed or missing since the package was made" in proc.stderr
+    assert "notes.txt: changed, missing or not a plain file since the package was made" \
+        in proc.stderr
 
 
 def test_render_refuses_a_file_that_is_not_results(tmp_path: Path) -> None:
@@ -311,19 +311,24 @@ def test_render_refuses_a_file_that_is_not_results(tmp_path: Path) -> None:
 
 
 def test_policy_templates_travel_with_the_package(tmp_path: Path) -> None:
+    policy_text = POLICY_TEXT + "report:\n  templates:\n    email: templates/email.txt.j2\n"
     template = tmp_path / "policy" / "templates" / "email.txt.j2"
     template.parent.mkdir(parents=True)
     template.write_text("Subject: {{ doc.policy.name }} is {{ doc.status }}\n")
-    doc = sample_results(policy_path=str(tmp_path / "run" / "policy.yaml"))
-    doc["policy"]["report_templates"] = {"email": str(template)}
+    policy = tmp_path / "policy" / "ga.yaml"
+    policy.write_text(policy_text)
+    doc = sample_results(policy_path=str(policy))
+    doc["policy"]["sha256"] = hashlib.sha256(policy_text.encode()).hexdigest()
     results = write_results(tmp_path / "run", doc)
-    package(results, tmp_path / "pkg")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["render", str(results), "--policy", str(policy), "-o",
+                                str(tmp_path / "pkg"), "--no-pdf", "-q"], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
     assert (tmp_path / "pkg" / "templates" / "email.txt.j2").read_text() == template.read_text()
     assert (tmp_path / "pkg" / "EMAIL_SUMMARY.txt").read_text() == "Subject: tars-ga is fail\n"
     # Re-rendered from the package alone, with the policy's directory gone.
     template.unlink()
-    (tmp_path / "run" / "policy.yaml").unlink()
-    runner = CliRunner()
+    policy.unlink()
     outcome = runner.invoke(cli, ["render", str(tmp_path / "pkg" / "results.json"),
                                   "-o", str(tmp_path / "again"), "--no-pdf", "-q"],
                             catch_exceptions=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gacert.redact import REDACTED, is_secret_parameter, redact_url
+from gacert.redact import REDACTED, is_secret_parameter, printable, redact_text, redact_url
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -55,3 +55,21 @@ def test_every_secret_parameter_is_redacted_whatever_its_case(name: str) -> None
 @pytest.mark.parametrize("name", ["query", "step", "orgId", "room", "from", "time"])
 def test_ordinary_parameters_are_kept(name: str) -> None:
     assert not is_secret_parameter(name)
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("connect to http://alice:pa/ss@host:9090/x failed", "connect to http://host:9090/x failed"),
+    ("GET https://h/q?access_token=t&step=60: 502",
+     "GET https://h/q?access_token=REDACTED&step=60: 502"),
+    ("sent 'Authorization: Bearer abcdefgh1234'", "sent 'Authorization: Bearer REDACTED'"),
+    ("no secrets here: up == 1", "no secrets here: up == 1"),
+])
+def test_urls_and_tokens_inside_messages_are_redacted(text: str, shown: str) -> None:
+    assert redact_text(text) == shown
+
+
+def test_printable_shows_control_characters_and_hides_secrets() -> None:
+    text = "svc=\x1b[2J\x1b[32mverdict: PASS\u202e\r at http://u:p@h/"
+    assert printable(text) == "svc=\\x1b[2J\\x1b[32mverdict: PASS\\u202e\\x0d at http://h/"
+    assert printable("a\nb\tc") == "a\nb\tc"
+    assert printable("a\nb\tc", one_line=True) == "a\\x0ab\\x09c"

@@ -34,10 +34,10 @@ from gacert.report.render import (
     Templates,
     code_fence,
     markdown_cell,
+    packaged_templates,
     render_email,
     render_ga_day,
     render_markdown,
-    resolve_templates,
 )
 
 GA_POLICY = ROOT / "policies" / "ga.yaml"
@@ -302,10 +302,10 @@ def _custom(tmp_path: Path, name: str, text: str) -> tuple[ResultsDocument, Path
 def test_a_policy_template_replaces_the_built_in_one_and_may_extend_it(
         tmp_path: Path) -> None:
     (tmp_path / "footer.md.j2").write_text("Signed off by the release board.\n")
-    doc, _ = _custom(tmp_path, "ours.md.j2",
+    doc, path = _custom(tmp_path, "ours.md.j2",
                      '{% extends "builtin/ga_day.md.j2" %}\n'
                      "{% block extra %}{% include \"footer.md.j2\" %}{% endblock %}\n")
-    text = render_ga_day(doc, resolve_templates(doc))
+    text = render_ga_day(doc, Templates({"ga_day": str(path)}))
     assert "## 1. Executive Summary" in text
     assert text.rstrip().endswith("Signed off by the release board.")
 
@@ -313,7 +313,7 @@ def test_a_policy_template_replaces_the_built_in_one_and_may_extend_it(
 def test_a_template_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
     doc, path = _custom(tmp_path, "broken.md.j2", "# Title\n\n{% for x in %}\n")
     with pytest.raises(OutputError, match=rf"report template {re.escape(str(path))}:3: "):
-        render_ga_day(doc, resolve_templates(doc))
+        render_ga_day(doc, Templates({"ga_day": str(path)}))
 
 
 def test_a_template_error_at_render_time_names_the_file_and_line(tmp_path: Path) -> None:
@@ -321,13 +321,13 @@ def test_a_template_error_at_render_time_names_the_file_and_line(tmp_path: Path)
                         "# {{ doc.policy.name }}\n\nfine\n{{ doc.no_such_key }}\n")
     with pytest.raises(OutputError, match=rf"report template {re.escape(str(path))}:4: .*"
                                           "no_such_key"):
-        render_ga_day(doc, resolve_templates(doc))
+        render_ga_day(doc, Templates({"ga_day": str(path)}))
 
 
 def test_a_template_cannot_reach_python_internals(tmp_path: Path) -> None:
     doc, path = _custom(tmp_path, "escape.md.j2", "{{ ''.__class__.__mro__ }}\n")
     with pytest.raises(OutputError, match=rf"{re.escape(str(path))}:1: .*unsafe"):
-        render_ga_day(doc, resolve_templates(doc))
+        render_ga_day(doc, Templates({"ga_day": str(path)}))
 
 
 @pytest.mark.parametrize("name", ["../secret.txt", "/etc/hostname"])
@@ -335,17 +335,15 @@ def test_a_template_cannot_include_files_outside_its_directory(tmp_path: Path,
                                                                name: str) -> None:
     (tmp_path / "secret.txt").write_text("token")
     (tmp_path / "templates").mkdir()
-    doc, _ = _custom(tmp_path / "templates", "inc.md.j2", f'{{% include "{name}" %}}\n')
+    doc, path = _custom(tmp_path / "templates", "inc.md.j2", f'{{% include "{name}" %}}\n')
     with pytest.raises(OutputError, match=f"template {name!r} not found"):
-        render_ga_day(doc, resolve_templates(doc))
+        render_ga_day(doc, Templates({"ga_day": str(path)}))
 
 
 def test_a_missing_policy_template_is_named(tmp_path: Path) -> None:
-    doc = sample_results()
-    doc["policy"]["report_templates"] = {"email": str(tmp_path / "gone.txt.j2")}
-    with pytest.raises(OutputError, match=r"gone\.txt\.j2 \(email\) named by the policy is "
-                                          "not found"):
-        resolve_templates(doc)
+    with pytest.raises(OutputError, match=r"gone\.txt\.j2 \(email\) named by the policy: the "
+                                          r"package holds no usable templates/gone\.txt\.j2"):
+        packaged_templates(str(tmp_path), {"email": "../elsewhere/gone.txt.j2"})
 
 
 def test_the_short_report_still_renders_every_check(document: ResultsDocument) -> None:

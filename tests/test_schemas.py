@@ -60,6 +60,8 @@ sources:
     backoff: 500ms
     concurrency: 8
     compression: false
+    max_response_bytes: 67108864
+    max_inflated_bytes: ${PROMETHEUS_MAX_INFLATED_BYTES:-268435456}
     headers: {X-Scope-OrgID: tenant-1}
     auth:
       bearer_token: ${PROMETHEUS_TOKEN}
@@ -89,6 +91,7 @@ sources:
     keep_alive: false
     tls: {insecure_skip_verify: false, ca_file: ca.pem, cert_file: c.pem, key_file: c.key}
     expect: {status: [200, 3xx], body_contains: T.A.R.S., json: {status: ok}}
+    watch: {requests: 5}
   api:
     type: http
     url: https://api.example.com/query
@@ -110,6 +113,7 @@ sources:
     answer_timeout: 5s
     retries: 3
     backoff: 1s
+    watch: {iterations: "${WS_WATCH_ITERATIONS:-5}"}
   tars_ws_long:
     type: websocket
     url: wss://tars.example.com/ws
@@ -188,6 +192,27 @@ report:
     ga_day: templates/ga_day.md.j2
     html: templates/ga_day.html.j2
     email: templates/email.txt.j2
+
+notify:
+  alert_on: warn
+  report_url: ${CI_JOB_URL:-https://ci.example.com}/GA_DAY_REPORT.html
+  retries: 3
+  backoff: 1s
+  timeout: 10s
+  targets:
+    - {type: slack, url: "${SLACK_WEBHOOK_URL}", when: [fail, verdict]}
+    - {type: webhook, url: "https://hooks.example.com/gacert", secret: "${HOOK_SECRET}",
+       when: [change]}
+    - type: email
+      host: smtp.example.com
+      port: 587
+      security: starttls
+      ca_file: /etc/ssl/smtp-ca.pem
+      username: ${SMTP_USER}
+      password: ${SMTP_PASSWORD}
+      from: gacert@example.com
+      to: [sre@example.com]
+      when: [verdict]
 """
 
 MINIMAL_POLICY = """\

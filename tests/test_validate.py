@@ -328,6 +328,13 @@ def test_a_schema_problem_in_one_key_of_a_check_does_not_hide_its_other_problems
     assert [p.path for p in problems] == ["checks[0].pass", "checks[0].gate"]
 
 
+def test_a_misspelt_mode_does_not_also_make_over_time_an_error(tmp_path: Path) -> None:
+    text = mutate(("    fail: value > 1000\n",
+                   "    fail: value > 1000\n    mode: rnage\n    over_time: max\n"))
+    _, problems = check_text(tmp_path, text)
+    assert [p.path for p in problems] == ["checks[1].mode"]
+
+
 def test_a_key_with_a_schema_problem_is_not_checked_again_for_meaning(tmp_path: Path) -> None:
     text = mutate(("    pass: value >= target\n", "    pass: [value >= targt]\n"))
     _, problems = check_text(tmp_path, text)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -20,6 +22,7 @@ import click
 
 from gacert import __version__
 from gacert.errors import GacertError, OutputError, PolicyError, Problem, UsageError
+from gacert.redact import printable
 
 if TYPE_CHECKING:
     from gacert.cli.validation import FileReport
@@ -51,6 +54,14 @@ package_options = [
                  help="Where to write the .tar.gz. Default: DIR.tar.gz beside the package."),
     click.option("--no-pdf", is_flag=True, help="Do not print the PDF report, even when a "
                  "PDF engine is installed."),
+    click.option("--allow-nonempty-output", "allow_nonempty", is_flag=True,
+                 help="Write the package into --output even when it holds files that are "
+                      "not a gacert package; gacert removes none of them."),
+    click.option("--render-timeout", metavar="DURATION", default="30s", show_default=True,
+                 help="Time allowed to render each report with a policy's own template."),
+    click.option("--pdf-max-checks", type=click.IntRange(min=1), default=500,
+                 show_default=True, metavar="N",
+                 help="Print no PDF for a report of more checks (the HTML has them all)."),
 ]
 
 
@@ -84,12 +95,16 @@ def _exit_with_verdict(document: ResultsDocument, fail_on: str) -> NoReturn:
 
 
 def _package_options(artifacts: tuple[str, ...], certify_only: bool,
-                     tarball_path: str | None, no_pdf: bool,
+                     tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
+                     render_timeout: str, pdf_max_checks: int,
                      policy_path: str | None = None) -> PackageOptions:
     from gacert.package.build import PackageOptions
 
     return PackageOptions(policy_path=policy_path, artifacts=artifacts,
-                          tarball=not certify_only, tarball_path=tarball_path, pdf=not no_pdf)
+                          tarball=not certify_only, tarball_path=tarball_path, pdf=not no_pdf,
+                          allow_nonempty=allow_nonempty,
+                          render_timeout=_seconds(render_timeout, "--render-timeout"),
+                          pdf_max_checks=pdf_max_checks)
 
 
 def _with_options(options: list[Callable[..., Any]]
@@ -139,6 +154,7 @@ def cli() -> None:
 
     \b
     gacert run policies/ga.yaml --start 2025-01-15T00:00:00Z --end 2025-01-16T00:00:00Z
+    gacert watch policies/ga.yaml --duration 24h --interval 5m -o ga-day/
     gacert validate policies/*.yaml
     gacert plan policies/ga.yaml --duration 24h
     gacert render out/results.json --output out2
@@ -160,8 +176,9 @@ def cli() -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
-        certify_only: bool, tarball_path: str | None, no_pdf: bool, junit: str | None,
-        output_format: str, fail_on: str, quiet: bool, verbose: bool) -> None:
+        certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
+        render_timeout: str, pdf_max_checks: int, junit: str | None, output_format: str,
+        fail_on: str, quiet: bool, verbose: bool) -> None:
     """Evaluate POLICY over a window; write the certification package; exit with the verdict.
 
     The package directory (--output) gets results.json, the reports (report.md,
@@ -180,7 +197,8 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     from gacert.publish.summary import RunSummary
     from gacert.run import RunOptions, execute
 
-    package = _package_options(artifacts, certify_only, tarball_path, no_pdf)
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf, allow_nonempty,
+                               render_timeout, pdf_max_checks)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
                          duration=duration, overrides=overrides, package=package)
     progress = Progress(enabled=not quiet)
@@ -199,6 +217,97 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
     publish_outputs(summary, PublishOptions(junit=junit), os.environ,
                     sys.stderr if output_format == "json" else sys.stdout)
     sys.exit(code)
+
+
+@cli.command(cls=PackagingCommand)
+@click.argument("policy", type=click.Path(dir_okay=False))
+@click.option("--start", metavar="RFC3339", help="Window start; may be in the past (a window "
+              "that began earlier). Default: now.")
+@click.option("--end", "--until", "end", metavar="RFC3339",
+              help="Window end (--until is the same): the watch certifies then.")
+@click.option("--duration", metavar="DURATION", help="Window length, e.g. 24h; alone, the "
+              "window starts now. Default: the policy's window.duration.")
+@click.option("--interval", metavar="DURATION", help="Window time between snapshots, e.g. 5m. "
+              "Default: 5m.")
+@click.option("--set", "overrides", metavar="NAME=VALUE", multiple=True,
+              help="Override a policy param; repeatable.")
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="Where snapshots/, watch-state.json and, at the end, package/ go. The same "
+                   "DIR resumes a watch that stopped.")
+@_with_options(package_options)
+@click.option("--abort-on-fail", is_flag=True, help="Stop at the first snapshot whose verdict "
+              "is fail, and certify with it.")
+@click.option("--speed", type=float, metavar="FACTOR", help="Replay a window that has ended, "
+              "FACTOR times faster than real time (demos, tests). Default: 1, live.")
+@click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
+              help="Exit 1 on a fail verdict only, or on warn too.")
+@click.option("-q", "--quiet", is_flag=True, help="One line per snapshot, then the verdict line.")
+def watch(policy: str, start: str | None, end: str | None, duration: str | None,
+          interval: str | None, overrides: tuple[str, ...], output: str,
+          artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
+          no_pdf: bool, abort_on_fail: bool, speed: float | None, fail_on: str,
+          quiet: bool) -> None:
+    """Judge POLICY every interval through a GA window, then write the certification package.
+
+    \b
+    gacert watch policies/ga.yaml --duration 24h --interval 5m -o ga-day/
+    gacert watch policies/ga.yaml --start 2025-01-15T06:00:00Z --duration 24h -o ga-day/
+
+    Every interval the window so far is evaluated and written to
+    DIR/snapshots/snapshot_NNNN.json; probes run a short cycle each time and
+    are judged over every cycle. Gate checks that turn failing are notified
+    once (the policy's notify section). At the window's end DIR/package/ is
+    written as `gacert run` writes its package, with the trend of each gate
+    check. Ctrl-C or SIGTERM stops after the snapshot in progress; the same
+    command resumes. Exit codes as `gacert run`; 130 or 143 when stopped.
+    """
+    from gacert.cli.summary import WatchLine, print_notes, print_watch_end
+    from gacert.package.build import PackageOptions
+    from gacert.watch import WatchOptions, prepare
+    from gacert.watch import watch as run_watch
+
+    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
+                             tarball_path=tarball_path, pdf=not no_pdf)
+    options = WatchOptions(policy_path=policy, output_dir=output, start=start, end=end,
+                           duration=duration, interval=interval, overrides=overrides,
+                           speed=speed, abort_on_fail=abort_on_fail, package=package)
+    prepared = prepare(options)
+    print_notes(prepared.notes)
+    stop, signals = _stop_on_signals()
+    line = WatchLine(prepared.state, quiet=quiet)
+    try:
+        result = run_watch(prepared, stop, line.snapshot)
+    finally:
+        line.close()
+    if result.stopped:
+        resume = " ".join(["gacert watch", policy, "-o", output,
+                           *(f"--set {o}" for o in overrides)])
+        click.echo(f"stopped at snapshot {result.state.last_number}; resume with: {resume}",
+                   err=True)
+        sys.exit(143 if signals and signals[-1] == signal.SIGTERM else 130)
+    print_watch_end(result, quiet=quiet)
+    assert result.document is not None
+    code = result.document.get("exit_code", 3)
+    sys.exit(1 if result.document["status"] == "warn" and fail_on == "warn" else code)
+
+
+def _stop_on_signals() -> tuple[threading.Event, list[int]]:
+    """SIGINT and SIGTERM stop the watch after the snapshot in progress; a second one
+    stops it at once (the state is consistent at any moment)."""
+    stop = threading.Event()
+    received: list[int] = []
+
+    def handle(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping after the snapshot in progress (signal again to stop now)",
+                   err=True)
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop, received
 
 
 @cli.command()
@@ -243,7 +352,7 @@ def validate(policies: tuple[str, ...], output_format: str, skip_non_policies: b
 
 def _print_validation(entry: FileReport, quiet: bool) -> None:
     for problem in entry.problems:
-        click.echo(problem.format(), err=problem.severity == "error")
+        click.echo(printable(problem.format()), err=problem.severity == "error")
     if quiet:
         return
     if entry.skipped:
@@ -273,23 +382,28 @@ def plan(policy: str, start: str | None, end: str | None, duration: str | None,
 @click.option("-o", "--output", required=True, metavar="DIR",
               help="The package directory to write (may be the one RESULTS is in).")
 @click.option("--policy", "policy_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="The exact policy file evaluated. Default: the path the results "
-                   "record, else policy.yaml beside RESULTS.")
+              help="The exact policy file evaluated, whose report templates are used. "
+                   "Default: policy.yaml beside RESULTS (in a package), with the "
+                   "package's own templates/ copies.")
 @_with_options(package_options)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def render(results: str, output: str, policy_path: str | None, artifacts: tuple[str, ...],
-           certify_only: bool, tarball_path: str | None, no_pdf: bool, quiet: bool) -> None:
+           certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
+           render_timeout: str, pdf_max_checks: int, quiet: bool) -> None:
     """Re-render the reports and the package from a stored RESULTS.json; contact nothing.
 
     The same results give the same package, byte for byte (and the same
     tarball), so a package can be rebuilt and compared offline. When RESULTS
-    is inside a package, that package's artifacts are kept.
+    is inside a package, that package's artifacts are kept. Nothing RESULTS
+    says makes gacert read a file: the policy and templates come from --policy
+    or from inside the package.
     """
     from gacert.cli.summary import print_package
     from gacert.package.rerender import rerender
 
-    package = rerender(results, output, _package_options(artifacts, certify_only, tarball_path,
-                                                          no_pdf, policy_path))
+    package = rerender(results, output, _package_options(
+        artifacts, certify_only, tarball_path, no_pdf, allow_nonempty, render_timeout,
+        pdf_max_checks, policy_path))
     if not quiet:
         print_package(package)
 
@@ -308,7 +422,8 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
 @click.option("-v", "--verbose", is_flag=True, help="Also print every check of the re-grade.")
 def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: str,
             artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
-            no_pdf: bool, fail_on: str, quiet: bool, verbose: bool) -> None:
+            no_pdf: bool, allow_nonempty: bool, render_timeout: str, pdf_max_checks: int,
+            fail_on: str, quiet: bool, verbose: bool) -> None:
     """Judge the evidence stored in RESULTS with an edited POLICY; contact nothing.
 
     RESULTS is a results.json, a package directory or its .tar.gz; a package
@@ -330,7 +445,8 @@ def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: 
     from gacert.package.regrade import RegradeOptions, execute_regrade
     from gacert.run import RunOutput
 
-    package = _package_options(artifacts, certify_only, tarball_path, no_pdf)
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf, allow_nonempty,
+                               render_timeout, pdf_max_checks)
     result = execute_regrade(RegradeOptions(results=results, policy_path=policy_path,
                                             output_dir=output, overrides=overrides,
                                             package=package))
@@ -481,8 +597,17 @@ def _test_files(given: tuple[str, ...], quiet: bool) -> list[str]:
     return paths
 
 
+def _seconds(text: str, option: str) -> float:
+    from gacert.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    click.secho(f"gacert: {message}", fg="red", err=True)
+    click.secho(f"gacert: {printable(message)}", fg="red", err=True)
     sys.exit(code)
 
 
@@ -497,7 +622,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except PolicyError as exc:
         for problem in exc.problems:
-            click.echo(problem.format(), err=True)
+            click.echo(printable(problem.format()), err=True)
         _annotate(exc.problems)
         _fail("the policy is invalid", EXIT_USAGE)
     except UsageError as exc:
@@ -509,7 +634,10 @@ def main() -> None:
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except OSError as exc:
-        _fail(f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_COULD_NOT_EVALUATE)
+        # Every file gacert writes names itself in an OutputError; a bare OSError
+        # still says what it is about rather than starting with ": ".
+        where = f"{exc.filename}: " if exc.filename else "a file could not be read or written: "
+        _fail(f"{where}{exc.strerror or exc}", EXIT_COULD_NOT_EVALUATE)
     except Exception as exc:
         if os.environ.get("GACERT_DEBUG") == "1":
             traceback.print_exc()

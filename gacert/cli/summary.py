@@ -9,8 +9,8 @@ import sys
 
 import click
 
-from gacert.cli.status import status_label
-from gacert.document import CheckDocument
+from gacert.cli.status import LABELS, status_label
+from gacert.document import CheckDocument, NotificationDocument, ResultsDocument
 from gacert.engine.plan import Plan
 from gacert.engine.results import STATUSES
 from gacert.formatting import format_value
@@ -18,10 +18,14 @@ from gacert.model import Outcome, Policy
 from gacert.package.build import Package
 from gacert.package.verify import Verification
 from gacert.policy.variables import format_param
+from gacert.publish.notify import Delivery
 from gacert.publish.summary import RunSummary
+from gacert.redact import printable
 from gacert.report.reportdata import coverage_detail, coverage_text, override_origin
 from gacert.run import RunOutput
 from gacert.timestamps import format_timestamp
+from gacert.watch import SnapshotReport, WatchOutput
+from gacert.watchstate import WatchState
 
 
 class Progress:
@@ -35,7 +39,7 @@ class Progress:
     def update(self, check_id: str, outcome: Outcome) -> None:
         self.done += 1
         if self.enabled:
-            sys.stderr.write(f"\r\x1b[Kfetched {self.done} checks (last: {check_id})")
+            sys.stderr.write(f"\r\x1b[Kfetched {self.done} checks (last: {_shown(check_id)})")
             sys.stderr.flush()
 
     def close(self) -> None:
@@ -44,11 +48,18 @@ class Progress:
             sys.stderr.flush()
 
 
+def _shown(text: object) -> str:
+    """Data on one terminal line: secrets redacted, control characters and line breaks
+    as escapes, so that a label value can neither clear the screen nor print a fake
+    verdict."""
+    return printable(str(text), one_line=True)
+
+
 def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
     doc = result.document
     if not quiet:
         window = doc["window"]
-        click.echo(f"{doc['policy']['name']}: {window['start']} -> {window['end']}")
+        click.echo(_shown(f"{doc['policy']['name']}: {window['start']} -> {window['end']}"))
         for check in doc["checks"]:
             _print_check(check, verbose)
     summary = doc["summary"]
@@ -61,12 +72,100 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
                     f"{override_origin(override)}", fg="yellow")
     flag = f"; {len(overrides)} value{'s' if len(overrides) > 1 else ''} overridden at run " \
         "time" if overrides else ""
-    click.echo(f"verdict: {status_label(doc['status'], 0)} ({counts}; "
+    click.echo(f"verdict: {status_label(doc['status'], 0)} ({_shown(counts)}; "
                f"{summary['gate']} of {summary['total']} checks gate{flag})")
+    print_notifications(doc.get("notifications") or [])
     if not quiet:
-        click.echo(f"results: {result.results_path}")
+        click.echo(f"results: {_shown(result.results_path)}")
         if result.package is not None:
             print_package(result.package)
+
+
+def print_notifications(notifications: list[NotificationDocument]) -> None:
+    """One line per notification; a failed one in red (it never changes the verdict)."""
+    for sent in notifications:
+        what = f"{sent['event']} to {sent['target']} {sent['endpoint']}"
+        if sent["delivered"]:
+            click.echo(f"notified: {what}")
+        else:
+            click.secho(f"notification failed: {what}: {sent['error']} "
+                        f"({sent['attempts']} attempts)", fg="red")
+
+
+def print_notes(notes: list[str]) -> None:
+    for note in notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
+
+
+class WatchLine:
+    """The watch's progress: a live line on a terminal that keeps a line for each
+    change; one quiet line per snapshot in CI and pipes."""
+
+    def __init__(self, state: WatchState, *, quiet: bool) -> None:
+        self.live = sys.stdout.isatty() and not os.environ.get("CI") and not quiet
+        self.state = state
+        self.open = False
+        if not quiet:
+            click.echo(f"watching {format_timestamp(state.start)} -> "
+                       f"{format_timestamp(state.end)} every "
+                       f"{state.interval_seconds:g} s (window time)"
+                       + (f", {state.clock.speed:g}x replay" if state.clock.speed != 1 else "")
+                       + (f"; resuming after snapshot {state.last_number}"
+                          if state.last_number else ""))
+
+    def snapshot(self, report: SnapshotReport) -> None:
+        changes = [f"{c['check']} {c['before']}->{c['after']}" for c in report.changes
+                   if c["before"] is not None]
+        told = [_told(d) for d in report.deliveries]
+        was = report.before
+        line = (f"[{report.share:4.0%}] snapshot {report.number:04d} at {report.at} "
+                f"{LABELS[report.status]}"
+                + (f" (was {LABELS[was]})" if was is not None and was != report.status else ""))
+        detail = "; ".join(part for part in (", ".join(changes), "; ".join(told)) if part)
+        text = line + (f": {detail}" if detail else "") + (" (final)" if report.final else "")
+        if not self.live:
+            click.echo(text)
+            return
+        keep = bool(detail) or report.final
+        sys.stdout.write("\r\x1b[K" + text + ("\n" if keep else ""))
+        sys.stdout.flush()
+        self.open = not keep
+
+    def close(self) -> None:
+        if self.live and self.open:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+def _told(delivery: Delivery) -> str:
+    if delivery.delivered:
+        return f"notified {delivery.target} ({delivery.event})"
+    return f"notifying {delivery.target} failed: {delivery.error}"
+
+
+def print_watch_end(result: WatchOutput, *, quiet: bool) -> None:
+    """The certification at the end of a watch: the summary as `gacert run` prints it,
+    and how much of the window the probes covered."""
+    document = result.document
+    assert document is not None
+    if result.results_path is not None:
+        print_summary(RunOutput(document, result.results_path, result.package), quiet=quiet,
+                      verbose=False)
+    _print_coverage(document)
+
+
+def _print_coverage(document: ResultsDocument) -> None:
+    watched = document.get("watch")
+    if watched is None:
+        return
+    cover = watched["coverage"]
+    share = cover.get("share")
+    shown = "N/A" if share is None else f"{share:.1%}"
+    click.echo(f"watch: {len(watched['snapshots'])} snapshots; probe coverage {shown} of the "
+               f"window" + (" (aborted on fail)" if watched["aborted"] else ""))
+    for gap in cover["gaps"]:
+        click.secho(f"  gap {gap['start']} -> {gap['end']} ({gap['seconds']:g} s): {gap['why']}",
+                    fg="yellow")
 
 
 def print_json(summary: RunSummary) -> None:
@@ -81,17 +180,17 @@ def _size(size: int) -> str:
 def print_package(package: Package) -> None:
     """The package's files with their sizes, the PDF status and the tarball."""
     total = sum(f.size for f in package.files)
-    click.echo(f"package: {package.directory} ({len(package.files)} files and "
+    click.echo(f"package: {_shown(package.directory)} ({len(package.files)} files and "
                f"MANIFEST.sha256, {_size(total)})")
     for file in package.files:
-        click.echo(f"         {file.name:<40} {_size(file.size):>14}")
+        click.echo(f"         {_shown(file.name):<40} {_size(file.size):>14}")
     pdf = package.pdf
     if pdf.written:
         click.echo(f"pdf:     {pdf.describe()}")
     else:
         click.secho(f"pdf:     {pdf.describe()}", fg="yellow")
     if package.tarball is not None and package.tarball_size is not None:
-        click.echo(f"tarball: {package.tarball} ({_size(package.tarball_size)})")
+        click.echo(f"tarball: {_shown(package.tarball)} ({_size(package.tarball_size)})")
     else:
         click.echo("tarball: not written (--certify-only)")
 
@@ -99,13 +198,14 @@ def print_package(package: Package) -> None:
 def print_verification(result: Verification, *, quiet: bool) -> None:
     """Each problem found, then one line saying whether the package verifies."""
     for finding in result.findings:
-        click.secho(finding.format(), fg="red")
+        click.secho(_shown(finding.format()), fg="red")
     if result.ok:
         if not quiet:
-            click.echo(f"{result.source}: OK, all {result.checked} files match MANIFEST.sha256")
+            click.echo(f"{_shown(result.source)}: OK, all {result.checked} files match "
+                       "MANIFEST.sha256")
     else:
-        click.secho(f"{result.source}: FAILED, {len(result.findings)} problems", fg="red",
-                    bold=True)
+        click.secho(f"{_shown(result.source)}: FAILED, {len(result.findings)} problems",
+                    fg="red", bold=True)
 
 
 def _print_check(check: CheckDocument, verbose: bool) -> None:
@@ -114,31 +214,32 @@ def _print_check(check: CheckDocument, verbose: bool) -> None:
     coverage = check.get("coverage")
     evidence = f"  evidence {coverage_text(check)}" \
         if coverage is not None and coverage["share"] is not None else ""
-    line = f"  {status_label(check['status'])} {check['id']:<28} {value:>16}{evidence}{gate}"
+    line = (f"  {status_label(check['status'])} {_shown(check['id']):<28} "
+            f"{_shown(value):>16}{evidence}{gate}")
     click.echo(line)
     if check["status"] not in ("pass",) or verbose:
-        click.echo(f"         {check['reason']}")
+        click.echo(f"         {_shown(check['reason'])}")
     if verbose:
         # The schema allows a null query (a source without one); runs write "".
-        click.echo(f"         query: {' '.join((check['query'] or '').split())}")
+        click.echo(f"         query: {_shown(' '.join((check['query'] or '').split()))}")
         if coverage is not None:
             click.echo(f"         coverage: {coverage_detail(check)}")
 
 
 def print_plan(policy: Policy, plan: Plan) -> None:
     window = plan.window
-    click.echo(f"policy: {policy.name} ({policy.path}, sha256 {policy.sha256[:12]})")
+    click.echo(_shown(f"policy: {policy.name} ({policy.path}, sha256 {policy.sha256[:12]})"))
     click.echo(f"window: {format_timestamp(window.start)} -> {format_timestamp(window.end)} "
                f"(step {window.step_seconds:g}s)")
     for name, value in plan.params.items():
-        click.echo(f"param  {name} = {format_param(value)}")
+        click.echo(_shown(f"param  {name} = {format_param(value)}"))
     for planned in plan.checks:
         check = planned.check
         kind = check.mode + (f", {check.over_time} over time" if check.over_time else "")
-        click.echo(f"\n{check.id} [{check.source}; {kind}; series: {check.series}"
-                   f"{'' if check.gate else '; informational'}]")
-        click.echo(f"  {planned.query.text}")
+        click.echo("\n" + _shown(f"{check.id} [{check.source}; {kind}; series: {check.series}"
+                                 f"{'' if check.gate else '; informational'}]"))
+        click.echo(f"  {printable(planned.query.text)}")
         coverage = planned.coverage
         if coverage is not None:
-            query = f": {coverage.query.text}" if coverage.query is not None else ""
+            query = f": {printable(coverage.query.text)}" if coverage.query is not None else ""
             click.echo(f"  coverage {coverage.note}{query}")

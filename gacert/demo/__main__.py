@@ -4,13 +4,15 @@ Generates 8 clean days ending now (a baseline week, then the GA day),
 backfills them into a local Prometheus, starts the dashboard and WebSocket
 servers that the policy's probes reach (`gacert.demo.servers`), runs
 `gacert run policies/ga.yaml` over the last 24 hours and exits with its exit
-code.
+code. With `--watch` it runs `gacert watch` instead: the last hour replayed
+in about 20 seconds, a snapshot every 10 minutes of it, then the package.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +28,11 @@ BASELINE_DAYS = 7
 EXIT_USAGE = 2
 # The probes' settings for the demo: a real GA runs minutes of reconnects.
 DEMO_PROBES = {"TARS_WS_ITERATIONS": "10", "TARS_WS_INTERVAL": "200ms",
-               "TARS_DASHBOARD_REQUESTS": "10"}
+               "TARS_DASHBOARD_REQUESTS": "10", "TARS_WS_WATCH_ITERATIONS": "2",
+               "TARS_DASHBOARD_WATCH_REQUESTS": "3"}
+# The watch demo: the last WATCH_HOURS of the GA day, replayed WATCH_SPEED times as fast.
+# An interval of 3 s of real time leaves room for a snapshot of the 35 checks.
+WATCH_HOURS, WATCH_INTERVAL, WATCH_SPEED = 1, "10m", "200"
 EXIT_INTERRUPTED = 130
 
 
@@ -40,6 +46,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=9090, help="a free one is used if taken")
     parser.add_argument(
         "--keep-running", action="store_true", help="leave Prometheus up after the run"
+    )
+    parser.add_argument(
+        "--watch", action="store_true",
+        help=f"run gacert watch over the last {WATCH_HOURS} h, replayed in seconds",
     )
     return parser.parse_args(argv)
 
@@ -75,11 +85,19 @@ def build(workdir: Path, now: datetime) -> Path:
 
 
 def certify(server: PrometheusServer, probes: DemoServers, ga_start: datetime, now: datetime,
-            output: Path) -> int:
+            output: Path, *, watch: bool = False) -> int:
     command = [
         sys.executable, "-m", "gacert", "run", str(POLICY),
         "--start", rfc3339(ga_start), "--end", rfc3339(now), "--output", str(output),
     ]  # fmt: skip
+    if watch:
+        # A new directory each time: the same one would resume the finished watch.
+        shutil.rmtree(output, ignore_errors=True)
+        command = [
+            sys.executable, "-m", "gacert", "watch", str(POLICY),
+            "--start", rfc3339(now - timedelta(hours=WATCH_HOURS)), "--end", rfc3339(now),
+            "--interval", WATCH_INTERVAL, "--speed", WATCH_SPEED, "--output", str(output),
+        ]  # fmt: skip
     settings = {"PROMETHEUS_URL": server.url, **probes.environ(), **DEMO_PROBES}
     step(" ".join([*(f"{k}={v}" for k, v in settings.items()), "gacert", *command[3:]]))
     env = {**os.environ, **settings}
@@ -103,12 +121,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         with DemoServers() as probes:
             step(f"Dashboard at {probes.dashboard_url}, WebSocket at {probes.ws_url}")
-            code = certify(server, probes, now - timedelta(days=1), now, args.output)
+            output = args.output.with_name(args.output.name + "-watch") if args.watch \
+                else args.output
+            code = certify(server, probes, now - timedelta(days=1), now, output,
+                           watch=args.watch)
     except BaseException:
         server.stop()
         raise
-    step(f"Report: {args.output / 'GA_DAY_REPORT.html'} (also .md), evidence: "
-         f"{args.output / 'results.json'}, package: {args.output}.tar.gz")
+    package = output / "package" if args.watch else output
+    if args.watch:
+        step(f"Snapshots: {output / 'snapshots'}, state: {output / 'watch-state.json'}")
+    step(f"Report: {package / 'GA_DAY_REPORT.html'} (also .md), evidence: "
+         f"{package / 'results.json'}, package: {package}.tar.gz")
     if args.keep_running:
         (args.workdir / "prometheus.pid").write_text(str(server.pid), encoding="utf-8")
         step(f"Prometheus keeps running at {server.url}; stop it with: kill {server.pid}")

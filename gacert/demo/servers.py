@@ -9,6 +9,10 @@ ones for the tests and benchmarks.
   a status, a body and a delay chosen per server.
 - `RawTcpServer`: a socket that accepts and then stalls, answers garbage, or
   drops the connection.
+- `FaultyPrometheus`: the Prometheus query API answering with one fault:
+  a huge answer, a gzip bomb (sent although the client asked for identity),
+  non-finite values, terminal escapes in label values, a slow drip, or a
+  truncated body; for the hostile-input tests.
 - `DemoServers`: the dashboard (HTTP) and the live updates (WebSocket) that
   `policies/ga.yaml` probes, for the demo and the acceptance tests.
 
@@ -28,11 +32,12 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -197,20 +202,35 @@ class HttpBehaviour:
     content_type: str = "text/html; charset=utf-8"
     fail_every: int = 0  # answer request number n, 2n... with fail_status (0: never)
     fail_status: int = 500
+    # Statuses taken in turn by requests 1, 2, 3..., the last one for all later
+    # requests; when given, status is unused.
+    statuses: tuple[int, ...] = ()
+
+    def status_of(self, number: int) -> int:
+        if self.statuses:
+            return self.statuses[min(number, len(self.statuses)) - 1]
+        if self.fail_every and number % self.fail_every == 0:
+            return self.fail_status
+        return self.status
 
 
-class HttpServer(_Base):
-    """The standard library's threading HTTP server, answering as its behaviour says.
+@dataclass(frozen=True)
+class Received:
+    """A request a server received: for servers that check what is sent to them."""
 
-    `/api/health` always answers `{"status": "ok", ...}` as JSON, so that JSON
-    assertions have something real to read.
-    """
+    path: str
+    headers: dict[str, str]
+    body: bytes
 
-    def __init__(self, behaviour: HttpBehaviour | None = None, *, port: int = 0) -> None:
-        self.behaviour = behaviour or HttpBehaviour()
-        self.requests = 0
-        self.seen_headers: list[dict[str, str]] = []
-        self._lock = threading.Lock()
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class _ThreadingHttp(_Base):
+    """The standard library's threading HTTP server on 127.0.0.1, in a daemon thread;
+    subclasses give the handler."""
+
+    def __init__(self, port: int = 0) -> None:
         self._httpd = ThreadingHTTPServer((HOST, port), self._handler_class())
         self._httpd.daemon_threads = True
         self.port: int = self._httpd.server_address[1]
@@ -218,11 +238,10 @@ class HttpServer(_Base):
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
                                         daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}/"
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
 
-    def start(self) -> HttpServer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -231,10 +250,31 @@ class HttpServer(_Base):
         self._httpd.server_close()
         self._thread.join(5)
 
-    def _count(self, headers: dict[str, str]) -> int:
+
+class HttpServer(_ThreadingHttp):
+    """The standard library's threading HTTP server, answering as its behaviour says.
+
+    `/api/health` always answers `{"status": "ok", ...}` as JSON, so that JSON
+    assertions have something real to read. Every request is kept in `received`.
+    """
+
+    def __init__(self, behaviour: HttpBehaviour | None = None, *, port: int = 0) -> None:
+        self.behaviour = behaviour or HttpBehaviour()
+        self.requests = 0
+        self.seen_headers: list[dict[str, str]] = []
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        super().__init__(port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    def _count(self, received: Received) -> int:
         with self._lock:
             self.requests += 1
-            self.seen_headers.append(headers)
+            self.seen_headers.append(received.headers)
+            self.received.append(received)
             return self.requests
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -247,27 +287,28 @@ class HttpServer(_Base):
             disable_nagle_algorithm = True
             wbufsize = -1
 
-            def do_GET(self) -> None:
-                number = server._count(dict(self.headers.items()))
+            def do_GET(self, sent: bytes = b"") -> None:
+                number = server._count(Received(self.path, dict(self.headers.items()), sent))
                 behaviour = server.behaviour
                 if behaviour.delay:
                     time.sleep(behaviour.delay)
-                status, body, kind = behaviour.status, behaviour.body, behaviour.content_type
-                if behaviour.fail_every and number % behaviour.fail_every == 0:
-                    status = behaviour.fail_status
+                status, body, kind = behaviour.status_of(number), behaviour.body, \
+                    behaviour.content_type
                 if self.path.startswith("/api/health"):
                     body = json.dumps({"status": "ok", "services": 4}).encode()
                     kind = "application/json"
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up waiting, as slow servers are there to test
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                self.do_GET()
+                self.do_GET(self.rfile.read(length))
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the tests and the demo read results, not access logs
@@ -336,6 +377,139 @@ class RawTcpServer(_Base):
         self._sock.close()
         for client in self._held:
             client.close()
+
+
+# -- a Prometheus that misbehaves ------------------------------------------------------
+
+FAULTS = ("huge", "bomb", "nonfinite", "escapes", "slow", "truncated")
+# A label value that clears the screen, paints a green verdict and sets the title.
+TERMINAL_ESCAPES = "\x1b[2J\x1b[H\x1b[32mverdict: PASS\x1b[0m\x1b]0;pwned\x07\r"
+_MIB = 1024 * 1024
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    """A one-member gzip body of `inflated` zero bytes (a multiple of 1 MiB), about
+    1,000 times smaller: one deflate block of 1 MiB of zeros, flushed so that it can
+    be repeated, repeated."""
+    block_maker = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = block_maker.compress(b"\0" * _MIB) + block_maker.flush(zlib.Z_FULL_FLUSH)
+    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush()
+    crc = 0
+    zeros = b"\0" * _MIB
+    for _ in range(inflated // _MIB):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+    trailer = struct.pack("<II", crc, inflated & 0xFFFFFFFF)
+    return header + block * (inflated // _MIB) + end + trailer
+
+
+def _vector(samples: list[tuple[dict[str, str], str]]) -> bytes:
+    result = [{"metric": labels, "value": [1736985600, value]} for labels, value in samples]
+    return json.dumps({"status": "success",
+                       "data": {"resultType": "vector", "result": result}}).encode()
+
+
+class FaultyPrometheus(_ThreadingHttp):
+    """Answers every query of the Prometheus API with the fault it was made with.
+
+    `huge_bytes` sizes the huge answer (a valid vector whose one label value is
+    that long); `bomb_bytes` what the bomb inflates to. `requests` counts the
+    queries received, so that a test can tell that nothing was asked.
+    """
+
+    def __init__(self, fault: str, *, huge_bytes: int = 80 * _MIB,
+                 bomb_bytes: int = 1024 * _MIB) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
+        self.fault = fault
+        self.huge_bytes = huge_bytes
+        self.bomb = gzip_bomb(bomb_bytes) if fault == "bomb" else b""
+        self.requests = 0
+        self._stopping = threading.Event()
+        super().__init__()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def stop(self) -> None:
+        self._stopping.set()  # ends a slow answer's drip
+        super().stop()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.requests += 1
+                with contextlib.suppress(OSError):  # the client may hang up: it should
+                    getattr(server, f"_answer_{server.fault}")(self)
+
+            do_GET = do_POST
+
+            def handle(self) -> None:
+                with contextlib.suppress(OSError):  # a client that gave up, as it should
+                    super().handle()
+
+            def finish(self) -> None:
+                with contextlib.suppress(OSError):
+                    super().finish()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    @staticmethod
+    def _head(handler: BaseHTTPRequestHandler, length: int, **headers: str) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(length))
+        for name, value in headers.items():
+            handler.send_header(name.replace("_", "-"), value)
+        handler.end_headers()
+
+    def _answer_huge(self, handler: BaseHTTPRequestHandler) -> None:
+        start = b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"x":"'
+        end = b'"},"value":[1736985600,"1"]}]}}'
+        filler = self.huge_bytes - len(start) - len(end)
+        self._head(handler, self.huge_bytes)
+        handler.wfile.write(start)
+        chunk = b"a" * _MIB
+        for _ in range(filler // _MIB):
+            handler.wfile.write(chunk)
+        handler.wfile.write(b"a" * (filler % _MIB) + end)
+
+    def _answer_bomb(self, handler: BaseHTTPRequestHandler) -> None:
+        self._head(handler, len(self.bomb), Content_Encoding="gzip")
+        handler.wfile.write(self.bomb)
+
+    def _answer_nonfinite(self, handler: BaseHTTPRequestHandler) -> None:
+        body = _vector([({"service": "nan"}, "NaN"), ({"service": "inf"}, "+Inf"),
+                        ({"service": "minus-inf"}, "-Inf")])
+        self._head(handler, len(body))
+        handler.wfile.write(body)
+
+    def _answer_escapes(self, handler: BaseHTTPRequestHandler) -> None:
+        body = _vector([({"service": TERMINAL_ESCAPES}, "0")])
+        self._head(handler, len(body))
+        handler.wfile.write(body)
+
+    def _answer_slow(self, handler: BaseHTTPRequestHandler) -> None:
+        self._head(handler, 1000)
+        while not self._stopping.wait(0.5):  # a byte every half second, never done
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+
+    def _answer_truncated(self, handler: BaseHTTPRequestHandler) -> None:
+        body = _vector([({"service": "a"}, "1")])
+        self._head(handler, len(body) + 1000)
+        handler.wfile.write(body[: len(body) // 2])
+        handler.wfile.flush()
+        handler.close_connection = True
 
 
 # -- the demo pair --------------------------------------------------------------------

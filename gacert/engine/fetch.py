@@ -11,12 +11,13 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gacert.engine.plan import Plan, PlannedCheck
 from gacert.errors import SourceError, UsageError
 from gacert.model import Outcome, Policy, Query
 from gacert.policy.params import interpolate_env
+from gacert.redact import redact_text
 from gacert.sources import source_factory
 from gacert.sources.base import Source
 
@@ -50,10 +51,15 @@ async def _fetch_one(query: Query, source_id: str, source: Source) -> Outcome:
     try:
         fetched = await source.fetch(query)
     except SourceError as exc:
-        return Outcome(None, str(exc), time.perf_counter() - started)
+        return Outcome(None, redact_text(str(exc)), time.perf_counter() - started)
     except Exception as exc:  # a broken adapter must not take the other checks down
-        return Outcome(None, f"source {source_id!r} failed unexpectedly: "
-                       f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+        return Outcome(None, redact_text(f"source {source_id!r} failed "
+                                         f"unexpectedly: {type(exc).__name__}: {exc}"),
+                       time.perf_counter() - started)
+    # What a source says goes into results and reports: never a secret it quoted.
+    warnings = tuple(redact_text(w) for w in fetched.warnings)
+    if warnings != fetched.warnings:
+        fetched = replace(fetched, warnings=warnings)
     return Outcome(fetched, None, time.perf_counter() - started)
 
 

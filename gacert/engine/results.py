@@ -28,7 +28,7 @@ from gacert.document import (
     SummaryDocument,
 )
 from gacert.errors import OutputError
-from gacert.fsutil import write_atomic
+from gacert.fsutil import open_regular, write_atomic
 from gacert.model import (
     CheckResult,
     Coverage,
@@ -225,7 +225,8 @@ def read_results(path: str) -> ResultsDocument:
     """The results document at `path`, checked against the results schema, so that a
     file that is not gacert results fails with a plain message, not in a template."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        # Only a regular file: a FIFO or /dev/zero named as results would never end.
+        with open_regular(path) as handle:
             document: Any = json.load(handle)
     except (OSError, ValueError) as exc:
         raise OutputError(f"{path}: cannot read results: {exc}") from None

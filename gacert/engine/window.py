@@ -23,7 +23,8 @@ CLOCK_SKEW_SECONDS = 60
 
 
 
-def _duration(text: str, option: str) -> timedelta:
+def option_duration(text: str, option: str) -> timedelta:
+    """The duration given to a command-line option; at least a second."""
     try:
         seconds = parse_duration(text)
     except ValueError as exc:
@@ -41,11 +42,22 @@ def resolve_window(*, start: str | None, end: str | None, duration: str | None,
     Any two of start / end / duration fix the window; duration alone ends now;
     none gives the policy's default duration ending now.
     """
+    try:
+        return _resolve(start, end, duration, default_duration_seconds, step_seconds,
+                        scrape_interval_seconds, now)
+    except OverflowError:  # e.g. --start 9999-12-31T00:00:00Z --duration 2d
+        raise UsageError("the window reaches past the dates gacert can represent "
+                         "(years 1 to 9999); check --start, --end and --duration") from None
+
+
+def _resolve(start: str | None, end: str | None, duration: str | None,
+             default_duration_seconds: float, step_seconds: float,
+             scrape_interval_seconds: float, now: datetime) -> Window:
     if start and end and duration:
         raise UsageError("give at most two of --start, --end and --duration")
     begin = parse_timestamp(start, "--start") if start else None
     finish = parse_timestamp(end, "--end") if end else None
-    length = _duration(duration, "--duration") if duration else None
+    length = option_duration(duration, "--duration") if duration else None
     if begin is None and finish is None:
         finish = now.astimezone(UTC).replace(microsecond=0)
     if length is None:

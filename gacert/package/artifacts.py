@@ -5,7 +5,11 @@ name>/...` with every regular file under it. A symbolic link is followed only
 when it stays where it was given: a link inside an included directory must
 point inside that directory, and a link named on the command line must point
 inside the directory that holds it. Anything else (a link to a secret, a
-device, a name the manifest cannot hold) is refused before anything runs.
+device, a name the manifest cannot hold) is refused before anything runs, and
+so are a file with several hard links (one of them may be a secret's, made
+where the person running gacert cannot see it) and anything under /proc,
+/sys or /dev, whose "regular files" are process state such as
+/proc/self/environ.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from gacert.errors import UsageError
+from gacert.fsutil import in_special_tree
 from gacert.package.manifest import unsafe_reason
 
 ARTIFACTS_DIR = "artifacts"
@@ -25,6 +30,9 @@ ARTIFACTS_DIR = "artifacts"
 class Artifact:
     source: str  # the real file to read
     name: str  # its path in the package, under artifacts/
+    # Kept from a package being re-rendered: `name` is read inside this directory,
+    # without following any link (`source` is then only shown).
+    beneath: str | None = None
 
 
 def collect_artifacts(paths: Sequence[str]) -> list[Artifact]:
@@ -82,10 +90,17 @@ def _file(shown: str, path: str, name: str) -> Artifact:
     reason = unsafe_reason(name)
     if reason is not None:
         raise UsageError(f"--include-artifacts {shown}: its name {name!r} {reason}")
+    if in_special_tree(path):
+        raise UsageError(f"--include-artifacts {shown}: is under /proc, /sys or /dev; "
+                         "such files are system state, not evidence")
     try:
-        mode = os.stat(path).st_mode
+        status = os.stat(path)
     except OSError as exc:
         raise UsageError(f"--include-artifacts {shown}: {exc.strerror}") from None
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(status.st_mode):
         raise UsageError(f"--include-artifacts {shown}: not a regular file")
+    if status.st_nlink > 1:
+        raise UsageError(f"--include-artifacts {shown}: has {status.st_nlink} hard links, "
+                         "and another of its names may be a file you did not mean to "
+                         "package; copy it and include the copy")
     return Artifact(os.path.realpath(path), name)

@@ -15,8 +15,11 @@ A package is a directory:
     MANIFEST.sha256               every other file with its SHA-256 (`sha256sum -c` reads it)
 
 and, unless skipped, a reproducible `<directory>.tar.gz` of it. Everything is
-made from the results document (and the files it names); no source is
-contacted, so a package can be re-made offline with `gacert render`.
+made from the results document, the policy file and its templates; no source
+is contacted, so a package can be re-made offline with `gacert render`. The
+results document names no file that is read: it may come from anywhere.
+What is written, replaced and removed in the output directory follows
+`gacert.package.ownership`.
 """
 
 from __future__ import annotations
@@ -26,33 +29,50 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gacert import __version__
 from gacert.document import ResultsDocument
 from gacert.errors import OutputError, UsageError
-from gacert.fsutil import atomic_file, write_atomic
-from gacert.package.artifacts import Artifact, collect_artifacts
+from gacert.fsutil import (
+    atomic_file,
+    open_beneath,
+    open_regular,
+    real_directories_beneath,
+    write_atomic,
+)
+from gacert.package.artifacts import ARTIFACTS_DIR, Artifact, collect_artifacts
 from gacert.package.manifest import (
     MANIFEST_NAME,
     METADATA_NAME,
     POLICY_NAME,
     RESULTS_NAME,
     manifest_text,
-    parse_manifest,
     sha256_file,
+    sha256_stream,
+)
+from gacert.package.ownership import (
+    check_output_directory,
+    check_tarball_target,
+    proven_listing,
+    remove_old_tarball,
+    remove_stale,
 )
 from gacert.package.tarball import write_tarball
+from gacert.policy.yamlsource import YamlLoadError, load_yaml
+from gacert.report.budget import DEFAULT_RENDER_TIMEOUT
 from gacert.report.html import render_html
-from gacert.report.pdf import PdfStatus, write_pdf
+from gacert.report.pdf import DEFAULT_PDF_MAX_CHECKS, PdfStatus, find_engine, write_pdf
 from gacert.report.render import (
+    PACKAGED_TEMPLATES,
     Templates,
+    packaged_templates,
     render_email,
     render_ga_day,
     render_markdown,
     render_regrade_diff,
-    resolve_templates,
+    templates_beside,
 )
 from gacert.timestamps import parse_timestamp
 
@@ -60,9 +80,14 @@ EMAIL_NAME = "EMAIL_SUMMARY.txt"
 REPORT_NAME = "report.md"
 GA_DAY_MD, GA_DAY_HTML, GA_DAY_PDF = "GA_DAY_REPORT.md", "GA_DAY_REPORT.html", "GA_DAY_REPORT.pdf"
 REGRADE_DIFF_NAME = "REGRADE_DIFF.md"
-TEMPLATES_DIR = "templates"
+TEMPLATES_DIR = PACKAGED_TEMPLATES
 CERTIFICATION = {"pass": "certified", "warn": "certified_with_warnings",
                  "fail": "not_certified", "error": "not_evaluated"}
+# What gacert writes at the top of a package: a directory holding only these is
+# the remains of a package (a run stopped half-way) and may be written into.
+OWN_NAMES = frozenset({RESULTS_NAME, POLICY_NAME, REPORT_NAME, GA_DAY_MD, GA_DAY_HTML,
+                       GA_DAY_PDF, EMAIL_NAME, REGRADE_DIFF_NAME, METADATA_NAME, MANIFEST_NAME,
+                       TEMPLATES_DIR, ARTIFACTS_DIR})
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,9 @@ class PackageOptions:
     tarball: bool = True  # False with --certify-only
     tarball_path: str | None = None  # None: <directory>.tar.gz beside the directory
     pdf: bool = True  # False with --no-pdf
+    allow_nonempty: bool = False  # --allow-nonempty-output
+    render_timeout: float = DEFAULT_RENDER_TIMEOUT  # --render-timeout, a policy's templates
+    pdf_max_checks: int = DEFAULT_PDF_MAX_CHECKS  # --pdf-max-checks
 
 
 @dataclass(frozen=True)
@@ -93,7 +121,8 @@ class Package:
 
 
 def tarball_path(output_dir: str, options: PackageOptions) -> str | None:
-    """Where the tarball goes; refused inside the package, where it would be an extra file."""
+    """Where the tarball goes; refused inside the package, where it would be an extra
+    file, and over any file that is not a gacert tarball (the policy above all)."""
     if not options.tarball:
         return None
     directory = os.path.normpath(os.path.abspath(output_dir))
@@ -103,13 +132,24 @@ def tarball_path(output_dir: str, options: PackageOptions) -> str | None:
     if os.path.commonpath([os.path.abspath(path), directory]) == directory:
         raise UsageError(f"--tarball {path}: the tarball cannot be inside the package "
                          f"directory {output_dir}")
+    check_tarball_target(path, [options.policy_path] if options.policy_path else [])
     return path if options.tarball_path or os.path.isabs(output_dir) else os.path.relpath(path)
 
 
+def report_names(*, pdf: bool) -> tuple[str, ...]:
+    """The report files a package will hold (the PDF when wanted and an engine is
+    installed), for an email sent before the package is written."""
+    names = (REPORT_NAME, GA_DAY_MD, GA_DAY_HTML)
+    return (*names, GA_DAY_PDF) if pdf and find_engine()[0] is not None else names
+
+
 def check_options(output_dir: str, options: PackageOptions) -> list[Artifact]:
-    """Refuse bad packaging options before a run spends time fetching."""
+    """Refuse bad packaging options, and an output that is not ours or cannot be
+    written, before a run spends time fetching."""
     tarball_path(output_dir, options)
-    return _artifacts(options)
+    artifacts = _artifacts(options)
+    check_output_directory(output_dir, OWN_NAMES, allow_nonempty=options.allow_nonempty)
+    return artifacts
 
 
 def _artifacts(options: PackageOptions) -> list[Artifact]:
@@ -127,46 +167,84 @@ def _artifacts(options: PackageOptions) -> list[Artifact]:
 def find_policy(document: ResultsDocument, results_path: str, given: str | None) -> str:
     """The file holding the exact policy the results were evaluated with.
 
-    Looked for at --policy, else at the path the results record, else as
-    policy.yaml beside the results (inside a package); its SHA-256 must be the
-    one the results record, so that an edited policy is never packaged.
+    Looked for at --policy, else as policy.yaml beside the results (inside a
+    package), never at a path the results name: they may come from anywhere.
+    Its SHA-256 must be the one the results record, so that an edited policy
+    is never packaged.
     """
     wanted = document["policy"]["sha256"]
-    recorded = document["policy"].get("path")
-    beside = os.path.join(os.path.dirname(results_path), POLICY_NAME)
-    found = [given] if given else [p for p in (recorded, beside) if p]
-    candidates = list(dict.fromkeys(os.path.normpath(p) for p in found))
-    differing = []
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            if sha256_file(candidate) == wanted:
-                return candidate
-            differing.append(candidate)
-    if differing:
-        verb = "has" if len(differing) == 1 else "have"
-        raise OutputError(f"the policy evaluated had SHA-256 {wanted}; "
-                          f"{' and '.join(differing)} {verb} another: give the exact file "
-                          "with --policy")
-    raise OutputError(f"the policy file evaluated (SHA-256 {wanted}) is not found at "
-                      f"{' or '.join(candidates)}: give it with --policy")
+    candidate = given or os.path.join(os.path.dirname(results_path), POLICY_NAME)
+    try:
+        with _open_policy(candidate, given is not None) as stream:
+            found = sha256_stream(stream)
+    except OSError as exc:
+        hint = "" if given else ": give it with --policy"
+        raise OutputError(f"the policy file evaluated (SHA-256 {wanted}) is not found at "
+                          f"{candidate} ({exc.strerror or exc}){hint}") from None
+    if found != wanted:
+        raise OutputError(f"the policy evaluated had SHA-256 {wanted}; {candidate} has "
+                          "another: give the exact file with --policy")
+    return candidate
+
+
+def _open_policy(path: str, given: bool) -> Any:
+    # policy.yaml of a package is opened without following a link out of it.
+    if given:
+        return open_regular(path)
+    return open_beneath(os.path.dirname(path) or ".", POLICY_NAME)
+
+
+def templates_for(policy_file: str, given: bool, results_dir: str) -> Templates:
+    """The report templates the policy file names: beside a policy the user gave
+    (trusted like code), else the package's own copies under templates/ only."""
+    named = template_names(policy_file)
+    if given:
+        return templates_beside(policy_file, named)
+    return packaged_templates(results_dir, named)
+
+
+def template_names(policy_file: str) -> dict[str, str]:
+    """`report.templates` of a policy file (kind -> path as written), read with the
+    policy loader's bounds but without validating the rest."""
+    try:
+        with open_regular(policy_file) as stream:
+            raw = stream.read()
+        data = load_yaml(raw, policy_file).data
+    except (OSError, YamlLoadError) as exc:
+        raise OutputError(f"{policy_file}: cannot read the report templates it names: "
+                          f"{exc}") from None
+    report = data.get("report") if isinstance(data, dict) else None
+    named = report.get("templates") if isinstance(report, dict) else None
+    if not isinstance(named, dict):
+        return {}
+    return {str(kind): path for kind, path in named.items() if isinstance(path, str)}
 
 
 def write_package(document: ResultsDocument, results_path: str, output_dir: str,
                   options: PackageOptions, templates: Templates | None = None) -> Package:
-    """Write the package directory (and tarball) for a results document."""
+    """Write the package directory (and tarball) for a results document.
+
+    `templates` are those of the run; without them (re-rendering) they come
+    from the policy file, see `templates_for`.
+    """
     tarball = tarball_path(output_dir, options)
     artifacts = _artifacts(options)
-    templates = templates or resolve_templates(document, os.path.dirname(results_path))
     policy_file = find_policy(document, results_path, options.policy_path)
-    os.makedirs(output_dir, exist_ok=True)
-    previous = _previous_files(output_dir)
+    if templates is None:
+        templates = templates_for(policy_file, options.policy_path is not None,
+                                  os.path.dirname(results_path))
+    templates = replace(templates, timeout_seconds=options.render_timeout)
+    check_output_directory(output_dir, OWN_NAMES, allow_nonempty=options.allow_nonempty)
+    previous = proven_listing(output_dir) or {}
+    if tarball is not None:
+        remove_old_tarball(tarball)
     names = [_copy(results_path, output_dir, RESULTS_NAME),
              _copy(policy_file, output_dir, POLICY_NAME),
              *_copy_templates(templates, output_dir)]
-    reports, pdf = _write_reports(document, output_dir, templates, wanted_pdf=options.pdf)
+    reports, pdf = _write_reports(document, output_dir, templates, options)
     names += reports
-    names += [_copy(a.source, output_dir, a.name) for a in artifacts]
-    digests = {name: sha256_file(os.path.join(output_dir, name)) for name in names}
+    names += [_copy_artifact(a, output_dir) for a in artifacts]
+    digests = {name: _digest(output_dir, name) for name in names}
     manifest_hash = hashlib.sha256(manifest_text(digests).encode("utf-8")).hexdigest()
     files = [PackageFile(n, os.path.getsize(os.path.join(output_dir, n)), digests[n])
              for n in names]
@@ -177,7 +255,7 @@ def write_package(document: ResultsDocument, results_path: str, output_dir: str,
     files.append(PackageFile(METADATA_NAME, os.path.getsize(
         os.path.join(output_dir, METADATA_NAME)), digests[METADATA_NAME]))
     _write_text(output_dir, MANIFEST_NAME, manifest_text(digests))
-    _remove_stale(output_dir, previous - set(digests) - {MANIFEST_NAME})
+    remove_stale(output_dir, previous, {*digests, MANIFEST_NAME})
     size = None
     if tarball is not None:
         size = write_tarball(tarball, output_dir, [*digests, MANIFEST_NAME],
@@ -185,8 +263,13 @@ def write_package(document: ResultsDocument, results_path: str, output_dir: str,
     return Package(output_dir, tuple(files), pdf, manifest_hash, tarball, size)
 
 
-def _write_reports(document: ResultsDocument, output_dir: str, templates: Templates, *,
-                   wanted_pdf: bool) -> tuple[list[str], PdfStatus]:
+def _digest(output_dir: str, name: str) -> str:
+    with open_beneath(output_dir, name) as stream:
+        return sha256_stream(stream)
+
+
+def _write_reports(document: ResultsDocument, output_dir: str, templates: Templates,
+                   options: PackageOptions) -> tuple[list[str], PdfStatus]:
     """report.md, the GA Day report as Markdown, HTML and PDF, and the email summary."""
     _write_text(output_dir, REPORT_NAME, render_markdown(document, templates))
     ga_day = render_ga_day(document, templates)
@@ -195,11 +278,10 @@ def _write_reports(document: ResultsDocument, output_dir: str, templates: Templa
     _write_text(output_dir, GA_DAY_HTML, html)
     names = [REPORT_NAME, GA_DAY_MD, GA_DAY_HTML]
     pdf_path = os.path.join(output_dir, GA_DAY_PDF)
-    pdf = write_pdf(html, pdf_path, wanted=wanted_pdf)
+    pdf = write_pdf(html, pdf_path, wanted=options.pdf, checks=len(document["checks"]),
+                    max_checks=options.pdf_max_checks)
     if pdf.written:
-        names.append(GA_DAY_PDF)
-    elif os.path.lexists(pdf_path):
-        os.unlink(pdf_path)  # an old PDF would not match the reports beside it
+        names.append(GA_DAY_PDF)  # an old one, when none is written, goes as a stale file
     if document.get("regrade"):
         _write_text(output_dir, REGRADE_DIFF_NAME, render_regrade_diff(document))
         names.append(REGRADE_DIFF_NAME)
@@ -262,10 +344,25 @@ def _write_text(output_dir: str, name: str, text: str) -> None:
 
 def _copy(source: str, output_dir: str, name: str) -> str:
     """Copy a file into the package byte for byte, atomically; returns its name."""
+    with open_regular(source) as original:
+        return _copy_stream(original, output_dir, name)
+
+
+def _copy_artifact(artifact: Artifact, output_dir: str) -> str:
+    """An artifact given on the command line, or kept from the package re-rendered
+    (read inside that package without following a link)."""
+    if artifact.beneath is None:
+        return _copy(artifact.source, output_dir, artifact.name)
+    return _copy_stream_beneath(artifact.beneath, artifact.name, output_dir)
+
+
+def _copy_stream(original: Any, output_dir: str, name: str) -> str:
     target = os.path.join(output_dir, name)
-    if os.path.exists(target) and os.path.samefile(source, target):
-        return name
-    with atomic_file(target) as stream, open(source, "rb") as original:
+    if os.path.exists(target) and not os.path.islink(target) \
+            and os.path.samestat(os.fstat(original.fileno()), os.stat(target)):
+        return name  # re-rendered in place: the file is already there
+    real_directories_beneath(output_dir, name)
+    with atomic_file(target) as stream:
         shutil.copyfileobj(original, stream)
     return name
 
@@ -279,29 +376,12 @@ def _copy_templates(templates: Templates, output_dir: str) -> list[str]:
             raise OutputError(f"report templates {names[name]} and {path} have the same "
                               "file name; a package stores them side by side")
         names[name] = path
+    if templates.confined:  # a package's own copies, read without following a link
+        return [_copy_stream_beneath(os.path.dirname(os.path.dirname(path)), name, output_dir)
+                for name, path in sorted(names.items())]
     return [_copy(path, output_dir, name) for name, path in sorted(names.items())]
 
 
-def _previous_files(output_dir: str) -> set[str]:
-    """The files an earlier package in this directory listed, to clear stale ones."""
-    try:
-        with open(os.path.join(output_dir, MANIFEST_NAME), encoding="utf-8") as handle:
-            return set(parse_manifest(handle.read(), MANIFEST_NAME))
-    except (OSError, UnicodeDecodeError, OutputError):
-        return set()
-
-
-def _remove_stale(output_dir: str, names: set[str]) -> None:
-    """Remove files of an earlier package that this one does not have (an old
-    artifact, a PDF), so that the directory holds exactly the new package."""
-    for name in sorted(names):
-        path = os.path.join(output_dir, name)
-        if os.path.isfile(path) and not os.path.islink(path):
-            os.unlink(path)
-        parent = os.path.dirname(name)
-        while parent:
-            try:
-                os.rmdir(os.path.join(output_dir, parent))
-            except OSError:
-                break
-            parent = os.path.dirname(parent)
+def _copy_stream_beneath(root: str, name: str, output_dir: str) -> str:
+    with open_beneath(root, name) as original:
+        return _copy_stream(original, output_dir, name)

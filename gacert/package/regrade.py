@@ -24,6 +24,7 @@ from gacert.document import ResultsDocument
 from gacert.engine.regrade import Change, Origin, change_document, regrade, regrade_document
 from gacert.engine.results import check_results, write_results
 from gacert.errors import OutputError, UsageError
+from gacert.fsutil import open_regular
 from gacert.model import Policy
 from gacert.package.build import (
     Package,
@@ -70,7 +71,8 @@ def read_evidence(path: str) -> Evidence:
     package = _package_of(path)
     if package is None:
         try:
-            with open(path, "rb") as handle:
+            # Only a regular file: a FIFO or a device named as results would never end.
+            with open_regular(path) as handle:
                 data = handle.read()
         except OSError as exc:
             raise OutputError(f"{path}: cannot read results: {exc.strerror or exc}") from None

@@ -13,21 +13,26 @@ from dataclasses import replace
 
 from gacert.engine.results import read_results
 from gacert.errors import OutputError
+from gacert.fsutil import open_beneath
 from gacert.package.artifacts import ARTIFACTS_DIR, Artifact
 from gacert.package.build import Package, PackageOptions, write_package
-from gacert.package.manifest import MANIFEST_NAME, parse_manifest, sha256_file
+from gacert.package.manifest import MANIFEST_NAME, parse_manifest
+from gacert.package.ownership import unchanged
 
 
 def kept_artifacts(results_path: str) -> tuple[Artifact, ...]:
     """The artifacts of the package RESULTS.json is in, so that re-rendering keeps them.
 
-    Only files its manifest lists are kept, and only unchanged: evidence that
-    changed since packaging is refused rather than carried into a new manifest.
+    Only files its manifest lists are kept, only unchanged, and each is read
+    inside the package without following a link (a package may come from
+    anywhere): evidence that changed since packaging is refused rather than
+    carried into a new manifest.
     """
-    root = os.path.dirname(results_path)
+    root = os.path.dirname(results_path) or "."
     try:
-        with open(os.path.join(root, MANIFEST_NAME), encoding="utf-8") as handle:
-            listed = parse_manifest(handle.read(), os.path.join(root, MANIFEST_NAME))
+        with open_beneath(root, MANIFEST_NAME) as handle:
+            listed = parse_manifest(handle.read().decode("utf-8"),
+                                    os.path.join(root, MANIFEST_NAME))
     except FileNotFoundError:
         return ()
     except (OSError, UnicodeDecodeError) as exc:
@@ -36,11 +41,11 @@ def kept_artifacts(results_path: str) -> tuple[Artifact, ...]:
     for name, digest in sorted(listed.items()):
         if not name.startswith(ARTIFACTS_DIR + "/"):
             continue
-        path = os.path.join(root, name)
-        if os.path.islink(path) or not os.path.isfile(path) or sha256_file(path) != digest:
-            raise OutputError(f"{path}: changed or missing since the package was made; "
-                              f"check it with: gacert verify {root}")
-        kept.append(Artifact(path, name))
+        if not unchanged(root, name, digest):
+            raise OutputError(f"{os.path.join(root, name)}: changed, missing or not a plain "
+                              "file since the package was made; check it with: "
+                              f"gacert verify {root}")
+        kept.append(Artifact(os.path.join(root, name), name, beneath=root))
     return tuple(kept)
 
 

@@ -34,8 +34,10 @@ from gacert.package.manifest import (
 from gacert.package.manifest import unsafe_reason as unsafe_path
 
 REQUIRED = (RESULTS_NAME, POLICY_NAME, METADATA_NAME)
-# Files whose content verification reads, besides hashing them.
-_READ = (MANIFEST_NAME, METADATA_NAME, RESULTS_NAME)
+# Files whose content verification reads, besides hashing them, and how much of
+# each it holds in memory at most: a package from elsewhere may be a bomb.
+_READ = {MANIFEST_NAME: 16 * 1024 * 1024, METADATA_NAME: 16 * 1024 * 1024,
+         RESULTS_NAME: 128 * 1024 * 1024}
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,20 @@ def verify_and_read(path: str) -> tuple[Verification, dict[str, bytes]]:
 
 
 def _entry(name: str, stream: IO[bytes], size: int) -> Entry:
-    if name in _READ:
-        data = stream.read()
+    if name not in _READ:
+        return Entry(sha256_stream(stream), size, None)
+    data = stream.read(_READ[name] + 1)
+    if len(data) <= _READ[name]:
         return Entry(hashlib.sha256(data).hexdigest(), size, data)
-    return Entry(sha256_stream(stream), size, None)
+    digest = hashlib.sha256(data)  # too large to hold: hashed, its content left unread
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+    return Entry(digest.hexdigest(), size, None)
+
+
+def _unread(entries: Mapping[str, Entry], names: tuple[str, ...]) -> list[Finding]:
+    return [Finding("inconsistent", name, f"larger than {_READ[name] // 2**20} MiB; "
+                    "not read") for name in names if entries[name].content is None]
 
 
 def _scan_directory(root: str) -> tuple[dict[str, Entry], list[Finding]]:
@@ -152,8 +164,10 @@ def _members(archive: tarfile.TarFile) -> Iterator[tuple[tarfile.TarInfo, str, s
 
 def _compare(entries: Mapping[str, Entry]) -> tuple[int, list[Finding]]:
     manifest = entries.get(MANIFEST_NAME)
-    if manifest is None or manifest.content is None:
+    if manifest is None:
         return 0, [Finding("missing", MANIFEST_NAME, "not a gacert package")]
+    if manifest.content is None:
+        return 0, _unread(entries, (MANIFEST_NAME,))
     try:
         listed = parse_manifest(manifest.content.decode("utf-8"), MANIFEST_NAME)
     except (OutputError, UnicodeDecodeError) as exc:
@@ -174,7 +188,9 @@ def _compare(entries: Mapping[str, Entry]) -> tuple[int, list[Finding]]:
 
 def _cross_check(entries: Mapping[str, Entry], listed: Mapping[str, str]) -> list[Finding]:
     """The metadata agrees with the manifest, and the policy copy with the results."""
-    findings: list[Finding] = []
+    findings = _unread(entries, (METADATA_NAME, RESULTS_NAME))
+    if findings:
+        return findings
     try:
         metadata = json.loads(entries[METADATA_NAME].content or b"")
         results = json.loads(entries[RESULTS_NAME].content or b"")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gacert.durations import parse_duration
 from gacert.errors import PolicyError, Problem
+from gacert.fsutil import read_regular
 from gacert.model import (
     DEFAULT_COVERAGE,
     DEFAULT_COVERAGE_REFERENCE,
@@ -31,6 +32,8 @@ from gacert.model import (
     OTHER_SECTION_ID,
     Check,
     CoverageRule,
+    Notify,
+    NotifyTarget,
     Param,
     Policy,
     ReportPart,
@@ -92,19 +95,20 @@ def check_policy_file(path: str, template_check: TemplateCheck | None = None
     passes `gacert.report.render.template_problem`); without it, only their
     existence and size are checked."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(_READ_LIMIT)
+        # A FIFO or a device is refused, never read: it would hang or never end.
+        raw, size = read_regular(path, _READ_LIMIT)
     except OSError as exc:
         return None, [Problem(path, 0, 0, "", f"cannot read: {exc.strerror or exc}")]
-    return check_policy_bytes(raw, path, template_check)
+    return check_policy_bytes(raw, path, template_check, size=size)
 
 
-def check_policy_bytes(raw: bytes, path: str, template_check: TemplateCheck | None = None
-                       ) -> tuple[Policy | None, list[Problem]]:
+def check_policy_bytes(raw: bytes, path: str, template_check: TemplateCheck | None = None,
+                       *, size: int | None = None) -> tuple[Policy | None, list[Problem]]:
     """Validate the contents `raw` of the policy file `path` (which names it in problems
-    and locates the templates it names)."""
+    and locates the templates it names); `size` is the file's size, when `raw` is only
+    its start."""
     try:
-        doc = load_yaml(raw, path)
+        doc = load_yaml(raw, path, size)
     except YamlLoadError as exc:
         return None, [exc.problem]
     located = schema_errors(doc)
@@ -224,7 +228,20 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
         sections=tuple(sections),
         report_templates=dict(data.get("report", {}).get("templates", {})),
         ga_day=_build_ga_day(data.get("report", {}).get("ga_day", {})),
+        notify=_build_notify(data.get("notify")),
     )
+
+
+def _build_notify(data: Mapping[str, Any] | None) -> Notify | None:
+    if data is None:
+        return None
+    targets = tuple(NotifyTarget(t["type"], tuple(t.get("when", ("fail", "verdict"))),
+                                 {k: v for k, v in t.items() if k not in ("type", "when")})
+                    for t in data["targets"])
+    return Notify(targets=targets, alert_on=data.get("alert_on", "fail"),
+                  report_url=data.get("report_url", ""), retries=data.get("retries", 3),
+                  backoff_seconds=parse_duration(data.get("backoff", "1s")),
+                  timeout_seconds=parse_duration(data.get("timeout", "10s")))
 
 
 def _build_ga_day(data: Mapping[str, Any]) -> tuple[ReportSection, ...]:

@@ -13,6 +13,7 @@ is intact when no schema error lies at or below it.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -190,6 +191,13 @@ class MeaningChecker:
         for name in sorted(self.param_names & reserved):
             self.add(("params", name), f"param {name!r} shadows a built-in name", key=True,
                      hint=f"built-in names: {', '.join(sorted(CHECK_NAMES))}")
+        for name, value in self.params.items():
+            at: PathKey = ("params", name, "default") if isinstance(value, Mapping) \
+                else ("params", name)
+            default = value.get("default") if isinstance(value, Mapping) else value
+            problem = _number_problem(default)
+            if problem and self.intact(("params", name)):
+                self.add(at, f"param {name!r} default {problem}")
 
     def _check_sources(self) -> None:
         known: list[str] | None = None
@@ -259,7 +267,8 @@ class MeaningChecker:
         self._check_query_presence(here, check, kind)
         if "coverage" in check:
             self._check_coverage((*here, "coverage"), check["coverage"])
-        if check.get("mode") != "range" and "over_time" in check:
+        if check.get("mode") != "range" and "over_time" in check \
+                and self.intact((*here, "mode")):
             self.add((*here, "over_time"), "over_time applies to range checks only",
                      hint="add mode: range, or remove over_time")
         if self.usable(here, check, "query"):
@@ -485,6 +494,21 @@ def template_problem(kind: str, path: str, template_check: TemplateCheck | None)
     if os.path.getsize(path) > MAX_TEMPLATE_BYTES:
         return f"template file {path} is larger than {MAX_TEMPLATE_BYTES:,} bytes"
     return template_check(kind, path) if template_check is not None else ""
+
+
+def _number_problem(value: Any) -> str:
+    """Why a number cannot be a param's value ("" when it can): rules compare with
+    it, results record it as JSON, reports format it, all as a finite float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    try:
+        number = float(value)
+    except OverflowError:
+        return f"has {len(str(abs(value)))} digits; a number must be below 1.8e308"
+    if not math.isfinite(number):
+        return f"is {value}; a param must be a finite number (nan never matches a rule, " \
+               "so a check would pass silently)"
+    return ""
 
 
 def likely_source(name: str, sources: Mapping[str, Any]) -> str:

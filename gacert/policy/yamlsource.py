@@ -28,6 +28,9 @@ from gacert.sources.paths import format_path
 MAX_FILE_BYTES = 1024 * 1024  # a real policy is a few KiB; 1 MiB is absurd already
 MAX_NODES = 200_000  # values after alias expansion; ga.yaml has about 2,000
 MAX_DEPTH = 64  # nested collections; a policy needs 6
+# Characters of text after alias expansion: a 500 KB string aliased into 1,000
+# checks is 500 MB of policy. Without aliases a policy holds under MAX_FILE_BYTES.
+MAX_EXPANDED_CHARS = 4 * 1024 * 1024
 
 PathKey = tuple[str | int, ...]
 
@@ -79,10 +82,13 @@ class YamlLoadError(Exception):
         super().__init__(problem.format())
 
 
-def load_yaml(raw: bytes, file: str) -> Located:
-    """Parse one YAML document from `raw`, or raise YamlLoadError naming the place."""
-    if len(raw) > MAX_FILE_BYTES:
-        raise YamlLoadError(Problem(file, 1, 1, "", f"file is {len(raw):,} bytes; the limit "
+def load_yaml(raw: bytes, file: str, size: int | None = None) -> Located:
+    """Parse one YAML document from `raw`, or raise YamlLoadError naming the place.
+
+    `size` is the file's real size when `raw` holds only its start."""
+    size = max(size or 0, len(raw))
+    if size > MAX_FILE_BYTES:
+        raise YamlLoadError(Problem(file, 1, 1, "", f"file is {size:,} bytes; the limit "
                                     f"for a policy is {MAX_FILE_BYTES:,}"))
     try:
         text = raw.decode("utf-8")
@@ -153,6 +159,7 @@ class _Builder:
     def __init__(self, located: Located) -> None:
         self.located = located
         self.count = 0
+        self.chars = 0  # text after alias expansion
         self.scalars = yaml.SafeLoader("")
 
     def build(self, node: yaml.Node | None, path: PathKey) -> Any:
@@ -170,7 +177,7 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, path)
 
     def _refusal(self, node: yaml.Node, path: PathKey, message: str,
                  where: tuple[int, int] | None = None) -> YamlLoadError:
@@ -178,7 +185,12 @@ class _Builder:
         shown = format_path(path[:4]) + ("..." if len(path) > 4 else "")
         return YamlLoadError(Problem(self.located.file, line, column, shown, message))
 
-    def _scalar(self, node: yaml.Node) -> Any:
+    def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
+        self.chars += len(node.value)
+        if self.chars > MAX_EXPANDED_CHARS:
+            raise self._refusal(node, path, f"document expands to more than "
+                                f"{MAX_EXPANDED_CHARS:,} characters of text (a large value "
+                                "repeated through aliases?)")
         if node.tag in _PLAIN_TAGS:
             return self.scalars.construct_object(node)
         return str(node.value)
@@ -192,6 +204,7 @@ class _Builder:
                 merge_nodes.append(value_node)
                 continue
             key = self._key(key_node, path)
+            self.chars += len(key)
             if key in result:
                 mark = key_node.start_mark
                 raise YamlLoadError(Problem(

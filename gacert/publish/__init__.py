@@ -1,4 +1,4 @@
-"""Stage 5, publish: what CI systems read from a run, made from the results
+"""Stage 5, publish: tell others what the results say, made from the results
 document and the package path only.
 
     summary   the facts every output shares (verdict, exit code, failing checks,
@@ -7,4 +7,7 @@ document and the package path only.
     github    GitHub Actions: step summary, step outputs, annotations at policy lines
     commands  GitHub's workflow commands, escaped (also used by `gacert validate`)
     outputs   every output of a finished run, in one call
+    notify    notifications (Slack, a generic webhook, email) of a run's or a
+              watch's verdict and of gate checks that turn failing; one module
+              per target: `slack`, `webhook`, `mail`
 """

@@ -20,6 +20,7 @@ from typing import TextIO
 
 from gacert.publish.commands import command, repository_path
 from gacert.publish.summary import FAILING_STATUSES, RunSummary
+from gacert.redact import printable
 
 
 def in_github_actions(environ: Mapping[str, str]) -> bool:
@@ -44,7 +45,9 @@ def check_annotations(summary: RunSummary, workspace: str | None = None) -> list
         level = annotation_level(check)
         if level is not None:
             title = f"gacert {check['id']} {str(check['status']).upper()}"
-            lines.append(command(level, str(check["reason"]), file=file,
+            # The reason quotes label values: shown, never obeyed, by the log viewer.
+            lines.append(command(level, printable(str(check["reason"]), one_line=True),
+                                 file=file,
                                  line=int(check.get("line") or 0), title=title))
     return lines
 

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from gacert.document import (
     CheckDocument,
@@ -112,6 +113,32 @@ def build_charts(document: ResultsDocument) -> list[Chart]:
     t0 = parse_timestamp(window["start"], "window.start").timestamp()
     t1 = parse_timestamp(window["end"], "window.end").timestamp()
     return [build_chart(c, t0, t1) for c in document["checks"] if c.get("mode") == "range"]
+
+
+def build_trend_charts(document: ResultsDocument) -> list[Chart]:
+    """For the results of a watch, a chart of each gate check's value over the
+    snapshots (`trend_<check id>`), with the check's thresholds."""
+    watched = document.get("watch")
+    if not watched:
+        return []
+    window = document["window"]
+    t0 = parse_timestamp(window["start"], "window.start").timestamp()
+    t1 = parse_timestamp(window["end"], "window.end").timestamp()
+    checks = {c["id"]: c for c in document["checks"]}
+    charts = []
+    for trend in watched["trend"]:
+        check = checks.get(trend["id"])
+        points = [[float(t), value] for t, value, _ in trend["points"]]
+        last: list[Any] = trend["points"][-1] if trend["points"] else [t1, None, "no_data"]
+        series: SeriesDocument = {"labels": {}, "value": last[1], "status": last[2],
+                                  "points": points}
+        charts.append(build_chart({
+            "id": f"trend_{trend['id']}", "title": f"{trend['title']}: over the snapshots",
+            "status": last[2], "value": last[1], "unit": trend["unit"], "reason": "",
+            "query": None, "series": [series], "error": None,
+            "precision": trend["precision"],
+            "thresholds": check["thresholds"] if check else []}, t0, t1))
+    return charts
 
 
 def build_chart(check: CheckDocument, t0: float, t1: float) -> Chart:

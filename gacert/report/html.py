@@ -25,7 +25,7 @@ from markdown_it.token import Token
 from markupsafe import Markup
 
 from gacert.document import ResultsDocument
-from gacert.report.charts import Chart, build_charts
+from gacert.report.charts import Chart, build_charts, build_trend_charts
 from gacert.report.render import STATUS_BADGES, Templates, complete, render_template
 
 CHART_FENCE = "gacert-chart"
@@ -149,7 +149,7 @@ def render_html(document: ResultsDocument, markdown_text: str,
     """The self-contained HTML page of a rendered GA Day report."""
     document = complete(document)
     body, headings = markdown_to_html(markdown_text)
-    charts = build_charts(document)
+    charts = build_charts(document) + build_trend_charts(document)
     parts, placed = body_parts(body, {c.id: c for c in charts})
     return render_template(
         "html", templates or Templates(), html=True, doc=document, parts=parts,

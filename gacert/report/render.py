@@ -3,11 +3,14 @@
 All layout lives in the Jinja2 templates of `report_templates/`; this module
 hands them the results document, the filters that format and escape values,
 and the helpers of `gacert.report.reportdata`. A policy may replace any built-in
-template by kind (`report.templates` in the policy); the results document
-records which files those were, so that re-rendering finds them again.
+template by kind (`report.templates` in the policy). The results document
+records which files those were, but names nothing that is read: results come
+from elsewhere, so re-rendering takes templates from the policy given on the
+command line, or from the package's own `templates/` copies only.
 
 Templates run in Jinja2's sandbox: a policy's template is as trusted as its
-rule expressions, which run sandboxed too.
+rule expressions, which run sandboxed too; it renders within a time and size
+budget (`gacert.report.budget`).
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ from importlib import resources
 from typing import Any, cast
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
 from gacert.formatting import format_span, format_value, labels_text
+from gacert.fsutil import open_beneath, open_regular
 from gacert.model import Policy
+from gacert.redact import printable, redact_text
 from gacert.report import reportdata
+from gacert.report.budget import DEFAULT_RENDER_TIMEOUT, BoundedSandbox, render_bounded
 
 # Report kind -> built-in template. `html` is the page around the GA Day
 # report once it is rendered to HTML (see gacert.report.html).
@@ -38,6 +43,8 @@ BUILTIN_TEMPLATES = {"report": "report.md.j2", "ga_day": "ga_day.md.j2",
 # Built-in only: what a re-grade changed, and `gacert diff --format markdown`.
 REGRADE_TEMPLATE, DIFF_TEMPLATE = "regrade_diff.md.j2", "policy_diff.md.j2"
 BUILTIN_PREFIX = "builtin/"
+MAX_TEMPLATE_BYTES = 1024 * 1024
+PACKAGED_TEMPLATES = "templates"  # where a package keeps its policy's own templates
 STATUS_BADGES = {"pass": "✅ PASS", "warn": "⚠️ WARN", "fail": "❌ FAIL",
                  "no_data": "❔ NO DATA", "insufficient": "🕳️ INSUFFICIENT EVIDENCE",
                  "error": "💥 ERROR"}
@@ -89,39 +96,50 @@ class Templates:
     """Which file renders each report kind: a policy's own, else the built-in."""
 
     overrides: Mapping[str, str] = field(default_factory=dict)  # kind -> file path
+    # True for a package's templates: every file is read without following a link.
+    confined: bool = False
+    # A policy's templates render within this many seconds (gacert.report.budget).
+    timeout_seconds: float = DEFAULT_RENDER_TIMEOUT
 
     def name(self, kind: str) -> str:
         return f"policy/{kind}" if kind in self.overrides else BUILTIN_TEMPLATES[kind]
 
 
-def resolve_templates(document: ResultsDocument, results_dir: str = "") -> Templates:
-    """The templates a results document names, found where they were or in a package.
+def templates_beside(policy_path: str, named: Mapping[str, str]) -> Templates:
+    """The templates a policy file names (`report.templates`), written relative to it:
+    a policy the user runs or gives with `--policy` is trusted like code."""
+    base = os.path.dirname(policy_path)
+    return Templates({kind: os.path.normpath(os.path.join(base, path))
+                      for kind, path in named.items()})
 
-    A path is relative to the working directory of the run; when the file is
-    not there, the copy that packaging stored in `templates/` beside the
-    results is used, so that a package re-renders anywhere.
+
+def packaged_templates(package_dir: str, named: Mapping[str, str]) -> Templates:
+    """The copies a package holds in `templates/` of the templates its policy names.
+
+    A package may come from anywhere: only files inside its `templates/`
+    directory are used, each a regular file reached without a symbolic link,
+    whatever path the policy wrote.
     """
     found: dict[str, str] = {}
-    for kind, path in (document["policy"].get("report_templates") or {}).items():
+    for kind, path in named.items():
         if kind not in BUILTIN_TEMPLATES:
-            raise OutputError(f"results name a template for unknown report kind {kind!r} "
+            raise OutputError(f"the policy names a template for unknown report kind {kind!r} "
                               f"(known: {', '.join(BUILTIN_TEMPLATES)})")
-        packaged = os.path.join(results_dir, "templates", os.path.basename(path))
-        candidates = [path, packaged] if results_dir else [path]
-        existing = next((c for c in candidates if os.path.isfile(c)), None)
-        if existing is None:
-            raise OutputError(f"report template {path} ({kind}) named by the policy is not "
-                              f"found (looked at {' and '.join(candidates)})")
-        found[kind] = existing
-    return Templates(found)
+        name = f"{PACKAGED_TEMPLATES}/{os.path.basename(path)}"
+        try:
+            open_beneath(package_dir, name).close()
+        except OSError as exc:
+            raise OutputError(f"report template {path} ({kind}) named by the policy: the "
+                              f"package holds no usable {name} ({exc.strerror or exc})"
+                              ) from None
+        found[kind] = os.path.join(package_dir, name)
+    return Templates(found, confined=True)
 
 
 def policy_templates(policy: Policy) -> Templates:
     """The policy's own templates, their paths made relative to the working directory
     (they are written relative to the policy file)."""
-    base = os.path.dirname(policy.path)
-    return Templates({kind: os.path.normpath(os.path.join(base, path))
-                      for kind, path in policy.report_templates.items()})
+    return templates_beside(policy.path, policy.report_templates)
 
 
 class _Loader(jinja2.BaseLoader):
@@ -143,11 +161,17 @@ class _Loader(jinja2.BaseLoader):
         if template.startswith("policy/"):
             kind = template.removeprefix("policy/")
             if kind in self.templates.overrides:
-                return self._read(self.templates.overrides[kind])
-        for directory in self.directories:
-            path = os.path.join(directory, template)
-            if not template.startswith(BUILTIN_PREFIX) and os.path.isfile(path):
-                return self._read(path)
+                path = self.templates.overrides[kind]
+                found = self._read(os.path.dirname(os.path.abspath(path)),
+                                   os.path.basename(path))
+                if found is None:
+                    raise OutputError(f"report template {path}: cannot read: no such file")
+                return found
+        if not template.startswith(BUILTIN_PREFIX):
+            for directory in self.directories:
+                found = self._read(directory, template)
+                if found is not None:
+                    return found
         builtin = resources.files("gacert.report_templates").joinpath(
             template.removeprefix(BUILTIN_PREFIX))
         if "/" in template.removeprefix(BUILTIN_PREFIX) or not builtin.is_file():
@@ -155,40 +179,65 @@ class _Loader(jinja2.BaseLoader):
         self.loaded.add(str(builtin))
         return builtin.read_text("utf-8"), str(builtin), lambda: True
 
-    def _read(self, path: str) -> tuple[str, str, Callable[[], bool]]:
+    def _read(self, directory: str, name: str) -> tuple[str, str, Callable[[], bool]] | None:
+        """The template `name` in `directory`, None when there is none. A package's
+        templates are read without following a link; any template must be a regular
+        file (not a FIFO) of bounded size."""
+        path = os.path.join(directory, name)
         try:
-            with open(path, encoding="utf-8") as handle:
-                source = handle.read()
+            opened = open_beneath(directory, name) if self.templates.confined \
+                else open_regular(path)
+            with opened as stream:
+                data = stream.read(MAX_TEMPLATE_BYTES + 1)
+            if len(data) > MAX_TEMPLATE_BYTES:
+                raise OutputError(f"report template {path}: larger than "
+                                  f"{MAX_TEMPLATE_BYTES:,} bytes")
+            source = data.decode("utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
         except (OSError, UnicodeDecodeError) as exc:
             raise OutputError(f"report template {path}: cannot read: {exc}") from None
-        self.loaded.add(os.path.abspath(path))
-        return source, os.path.abspath(path), lambda: True
+        self.loaded.add(path)
+        return source, path, lambda: True
+
+
+def plain_text(value: Any) -> Any:
+    """What a Markdown or plain-text template prints: strings redacted and with their
+    control characters made visible (`gacert.redact.printable`)."""
+    return printable(value) if isinstance(value, str) else value
 
 
 def html_text(value: Any) -> Markup:
     """A value escaped for HTML, braces included, so that data such as `{{ x }}`
-    reads the same but never looks like a placeholder left in the page."""
+    reads the same but never looks like a placeholder left in the page; text that
+    is not markup yet is redacted first."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        value = redact_text(value)
     return Markup(str(escape(value)).replace("{", "&#123;").replace("}", "&#125;"))
 
 
 def _environment(templates: Templates, *, html: bool) -> jinja2.Environment:
     # One environment per set of templates: Jinja2 caches compiled templates in
     # it, and compiling the GA Day report again for each render cost ~200 ms.
-    return _cached_environment(tuple(sorted(templates.overrides.items())), html)
+    return _cached_environment(tuple(sorted(templates.overrides.items())), templates.confined,
+                               html)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_environment(overrides: tuple[tuple[str, str], ...],
+def _cached_environment(overrides: tuple[tuple[str, str], ...], confined: bool,
                         html: bool) -> jinja2.Environment:
-    templates = Templates(dict(overrides))
+    templates = Templates(dict(overrides), confined)
     # The bytecode cache (a private directory under the system's temp dir)
     # spares a new process compiling the GA Day report again (~150 ms).
-    env = SandboxedEnvironment(loader=_Loader(templates), undefined=jinja2.StrictUndefined,
-                               bytecode_cache=jinja2.FileSystemBytecodeCache(),
-                               autoescape=html, keep_trailing_newline=True,
-                               finalize=html_text if html else None,
-                               extensions=["jinja2.ext.do"],
-                               trim_blocks=True, lstrip_blocks=True)
+    # Its own file names: bytecode compiled before `*` and `**` were bounded
+    # (BoundedSandbox) must never be loaded.
+    env = BoundedSandbox(loader=_Loader(templates), undefined=jinja2.StrictUndefined,
+                         bytecode_cache=jinja2.FileSystemBytecodeCache(
+                             pattern="__gacert_jinja2_%s.cache"),
+                         autoescape=html, keep_trailing_newline=True,
+                         finalize=html_text if html else plain_text,
+                         extensions=["jinja2.ext.do"],
+                         trim_blocks=True, lstrip_blocks=True)
     env.filters.update(value=format_value, cell=markdown_cell, fence=code_fence,
                        labels=labels_text, hours=hours, tagged=reportdata.tagged,
                        span=format_span, percent=percent,
@@ -209,7 +258,12 @@ def _render(name: str, templates: Templates, *, html: bool,
     loader = env.loader
     assert isinstance(loader, _Loader)
     try:
-        return env.get_template(name).render(**context)
+        template = env.get_template(name)
+        own = templates.overrides.get(name.removeprefix("policy/"))
+        if own is not None and name.startswith("policy/"):  # bounded in time and size
+            return render_bounded(template, context, timeout=templates.timeout_seconds,
+                                  label=f"report template {own}")
+        return template.render(**context)
     except OutputError:
         raise
     except jinja2.TemplateSyntaxError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from gacert.document import (
@@ -134,7 +135,9 @@ def measured(check: Check, document: Mapping[str, Any]) -> dict[str, Any]:
       sources, which record no measurements);
     - "probe": by a probe (http, websocket, command) once, while the run
       happened, with how many requests or reconnects it made (`count`, `noun`);
-    - "file": read from a file made elsewhere (`path`, `modified`).
+    - "file": read from a file made elsewhere (`path`, `modified`);
+    - "cycles": by a probe in short cycles through the window (`gacert watch`),
+      with how many cycles, requests or reconnects, and the share covered.
     """
     evidence = check.get("evidence") or {}
     if _source_type(check, document) == "file":
@@ -143,6 +146,11 @@ def measured(check: Check, document: Mapping[str, Any]) -> dict[str, Any]:
     if not measurements:
         return {"how": "window"}
     count, noun = _probe_count(measurements)
+    window = evidence.get("window")
+    if isinstance(window, Mapping) and "cycles" in window:
+        share = (window.get("coverage") or {}).get("share")
+        return {"how": "cycles", "count": count, "noun": noun, "cycles": window["cycles"],
+                "coverage": share}
     return {"how": "probe", "count": count, "noun": noun,
             "started_at": evidence.get("started_at"), "seconds": evidence.get("duration_s")}
 
@@ -163,7 +171,7 @@ def _probe_count(measurements: Mapping[str, Any]) -> tuple[Any, str]:
 
 def measured_counts(document: Mapping[str, Any], checks: Iterable[Check]) -> dict[str, int]:
     """How many of `checks` were measured each way (see `measured`)."""
-    counts = {"window": 0, "probe": 0, "file": 0}
+    counts = {"window": 0, "probe": 0, "file": 0, "cycles": 0}
     for check in checks:
         counts[measured(check, document)["how"]] += 1
     return counts
@@ -194,6 +202,36 @@ def rule_thresholds(check: Check, params: Mapping[str, Any] | None = None
     `params` is not read (the thresholds were computed when the check was
     evaluated); templates that pass them keep working."""
     return list(check.get("thresholds") or [])
+
+
+MAX_CHANGES_LISTED = 6
+
+
+def watch_trends(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """For the results of a watch, each gate check over the snapshots: its first, last
+    and worst status, how many snapshots it did not pass, and when it changed."""
+    watched = document.get("watch")
+    if not watched:
+        return []
+    rows = []
+    for trend in watched["trend"]:
+        statuses = [point[2] for point in trend["points"]]
+        changes = [f"{before}→{after} at {_clock(point[0])}"
+                   for (_, _, before), point in zip(trend["points"], trend["points"][1:],
+                                                    strict=False)
+                   if (after := point[2]) != before]
+        if len(changes) > MAX_CHANGES_LISTED:
+            changes = [*changes[:MAX_CHANGES_LISTED], f"{len(changes) - MAX_CHANGES_LISTED} more"]
+        rows.append({"id": trend["id"], "title": trend["title"], "count": len(statuses),
+                     "first": statuses[0] if statuses else "no_data",
+                     "last": statuses[-1] if statuses else "no_data",
+                     "worst": worst(statuses), "changes": changes,
+                     "not_passing": sum(1 for status in statuses if status != "pass")})
+    return rows
+
+
+def _clock(unix_seconds: float) -> str:
+    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def coverage_text(check: Check) -> str:
@@ -264,7 +302,8 @@ TEMPLATE_HELPERS = {
     "services": services, "tag_counts": tag_counts, "selected": selected,
     "error_budgets": error_budgets, "rule_thresholds": rule_thresholds,
     "measured": measured, "measured_counts": measured_counts,
-    "ga_day_sections": ga_day_sections, "coverage_text": coverage_text,
+    "ga_day_sections": ga_day_sections, "watch_trends": watch_trends,
+    "coverage_text": coverage_text,
     "coverage_detail": coverage_detail, "lowest_coverage": lowest_coverage,
     "override_origin": override_origin, "overridden": overridden,
 }

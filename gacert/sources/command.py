@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from gacert.errors import SourceError
 from gacert.model import Fetched, Query
-from gacert.redact import REDACTED, redact_url
+from gacert.redact import REDACTED, redact_text, redact_url
 from gacert.sources.probe import Measured, RunOnce, answer, ms, now, timestamp
 from gacert.sources.settings import Settings
 
@@ -122,8 +122,9 @@ class CommandSource:
             "env": sorted(self._config.env), "timeout_s": self._config.timeout,
             "started_at": timestamp(started_at), "exit_code": ran.exit_code,
             "duration_ms": ms(ran.seconds), "output_truncated": ran.truncated,
-            "stdout": _tail(stdout),
-            "stderr": _tail(ran.stderr.decode("utf-8", errors="replace")),
+            # A program may print the url or token it was given: never recorded.
+            "stdout": redact_text(_tail(stdout)),
+            "stderr": redact_text(_tail(ran.stderr.decode("utf-8", errors="replace"))),
         }
         return Measured(measurements=measurements, evidence=evidence, at=now())
 
@@ -280,7 +281,8 @@ def _describe(text: str) -> str:
 
 def _redact_arg(arg: str) -> str:
     """An argument for people: a url (`--url=https://h/?token=...` too) through the one
-    url redaction, a `--password=...` option without its value."""
-    if "://" in arg:
+    url redaction, a `--password=...` option without its value, and the urls and
+    `Bearer` tokens inside a shell command line."""
+    if "://" in arg and " " not in arg:
         return redact_url(arg)
-    return _SECRET_OPTION.sub(rf"\1{REDACTED}", arg)
+    return redact_text(_SECRET_OPTION.sub(rf"\1{REDACTED}", arg))

@@ -9,7 +9,8 @@ checks judge. The probe runs once per run, whatever the number of checks
 that read it (see `gacert.sources.probe`).
 
 Measurements (times in ms): success_rate, requests.{total,succeeded,failed},
-status_codes.<code>, status_classes.<1xx..5xx>, failures.<cause>,
+status_codes.<code>, status_classes.<1xx..5xx>, failures.<cause> (too_large: an
+answer over `max_response_bytes` or `max_inflated_bytes`, see gacert.sources.bodies),
 latency.{min,avg,p50,p95,p99,max}, bytes.{total,avg}, throughput (requests/s).
 """
 
@@ -30,6 +31,7 @@ import httpx
 
 from gacert import __version__
 from gacert.errors import exception_chain
+from gacert.sources.bodies import BodyTooLarge, ResponseLimits, iter_body
 from gacert.sources.endpoint import Endpoint, Tls, header_names
 from gacert.sources.paths import Path, PathError, format_path, parse_path, resolve
 from gacert.sources.probe import (
@@ -40,17 +42,17 @@ from gacert.sources.probe import (
     ms,
     now,
     rate,
-    summary,
     timestamp,
 )
 from gacert.sources.settings import Settings, count_or_duration
+from gacert.sources.tally import Samples, Tally
 
 MAX_REQUESTS = 100_000
 # Bodies are counted whole but kept only this far for the assertions.
 MAX_KEPT_BODY = 1024 * 1024
 MAX_DISTINCT_ERRORS = 20
 FAILURE_CAUSES = ("status", "assertion", "timeout", "refused", "dns", "tls", "connect",
-                  "disconnected", "protocol", "redirects", "error")
+                  "disconnected", "protocol", "redirects", "too_large", "error")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -84,6 +86,7 @@ class HttpConfig:
     keep_alive: bool
     tls: Tls
     expect: Expect
+    limits: ResponseLimits = field(default_factory=ResponseLimits)  # bytes per answer
 
 
 @dataclass(frozen=True)
@@ -111,15 +114,31 @@ class HttpProbe(NetworkProbe[HttpConfig]):
         async with self._client() as client:
             samples = await _run_workers(client, config, clock)
         elapsed = time.perf_counter() - clock
-        return Measured(measurements=measurements(samples, elapsed),
-                        evidence=_evidence(config, samples, started_at, elapsed), at=now())
+        counted = tally(samples, elapsed)
+        return Measured(measurements=judge(counted),
+                        evidence=_evidence(config, samples, started_at, elapsed), at=now(),
+                        tally=counted)
+
+    @staticmethod
+    def judge(counted: Tally) -> dict[str, Any]:
+        return judge(counted)
+
+    @staticmethod
+    def cycle_summary(measurements: Mapping[str, Any]) -> dict[str, Any]:
+        latency = measurements["latency"]
+        return {"requests": measurements["requests"]["total"],
+                "failed": measurements["requests"]["failed"],
+                "success_rate": measurements["success_rate"],
+                **{f"latency_{k}": latency[k] for k in ("p50", "p95", "p99", "max")}}
 
     def _client(self) -> httpx.AsyncClient:
         config = self._config
         verify: ssl.SSLContext | bool = config.tls.context_for(config.url, self._label) or True
         keepalive = config.concurrency if config.keep_alive else 0
         return httpx.AsyncClient(
-            headers={"User-Agent": f"gacert/{__version__}", **config.headers},
+            # Only the encodings gacert inflates itself, within its limits.
+            headers={"User-Agent": f"gacert/{__version__}", "Accept-Encoding": "gzip, deflate",
+                     **config.headers},
             timeout=config.timeout, verify=verify, follow_redirects=config.follow_redirects,
             limits=httpx.Limits(max_connections=config.concurrency,
                                 max_keepalive_connections=keepalive))
@@ -145,6 +164,7 @@ def read_config(settings: Settings) -> HttpConfig:
         keep_alive=settings.flag("keep_alive", True),
         tls=target.tls,
         expect=_expect(settings.section("expect")),
+        limits=ResponseLimits.from_settings(settings),
     )
 
 
@@ -223,15 +243,20 @@ async def _request(client: httpx.AsyncClient, config: HttpConfig, clock: float) 
         return _Sample(at, None, None, 0, "timeout", f"no full answer within {config.timeout} s")
     except httpx.HTTPError as exc:
         return _Sample(at, None, None, 0, *classify(exc))
+    except BodyTooLarge as exc:
+        return _Sample(at, None, None, 0, "too_large", str(exc))
+    except ValueError as exc:  # an encoding not asked for, a body that does not inflate
+        return _Sample(at, None, None, 0, "protocol", str(exc))
     latency = time.perf_counter() - began
     return _Sample(at, status, latency, size, *_judge(config.expect, status, kept))
 
 
 async def _exchange(client: httpx.AsyncClient, config: HttpConfig) -> tuple[int, int, bytes]:
-    """Send the request and read the whole body: (status, body bytes, the kept start)."""
+    """Send the request and read the whole body, within the limits: (status, body bytes
+    inflated, the kept start)."""
     size, kept = 0, bytearray()
     async with client.stream(config.method, config.url, content=config.body) as response:
-        async for chunk in response.aiter_bytes():
+        async for chunk in iter_body(response, config.limits):
             size += len(chunk)
             if len(kept) < MAX_KEPT_BODY:
                 kept += chunk[: MAX_KEPT_BODY - len(kept)]
@@ -298,22 +323,36 @@ def classify(exc: BaseException) -> tuple[str, str]:
 # -- results ----------------------------------------------------------------------------
 
 
-def measurements(samples: list[_Sample], elapsed: float) -> dict[str, Any]:
-    succeeded = sum(1 for s in samples if s.cause is None)
-    statuses = [s.status for s in samples if s.status is not None]
-    sizes = [s.size for s in samples if s.latency is not None]
-    causes = count_by([s.cause for s in samples if s.cause is not None])
+def tally(samples: list[_Sample], elapsed: float) -> Tally:
+    """What one run counted and timed, in a form that adds up across watch cycles."""
+    answered = [s for s in samples if s.latency is not None]
+    counts = {"total": len(samples), "succeeded": sum(1 for s in samples if s.cause is None),
+              "answered": len(answered), "bytes": sum(s.size for s in answered)}
+    for code, n in count_by([str(s.status) for s in samples if s.status is not None]).items():
+        counts[f"status.{code}"] = n
+    for cause, n in count_by([s.cause for s in samples if s.cause is not None]).items():
+        counts[f"failure.{cause}"] = n
+    latencies = Samples.of([ms(s.latency) for s in answered if s.latency is not None])
+    return Tally(counts=counts, samples={"latency": latencies}, seconds=elapsed)
+
+
+def judge(counted: Tally) -> dict[str, Any]:
+    """The measurements (see the module docstring) of a run, or of every cycle of a watch."""
+    total, succeeded = counted.count("total"), counted.count("succeeded")
+    statuses = counted.prefixed("status")
+    causes = counted.prefixed("failure")
+    answered = counted.count("answered")
     return {
-        "success_rate": rate(succeeded, len(samples)),
-        "requests": {"total": len(samples), "succeeded": succeeded,
-                     "failed": len(samples) - succeeded},
-        "status_codes": {str(code): n for code, n in count_by([str(c) for c in statuses]).items()},
-        "status_classes": {f"{k}xx": sum(1 for c in statuses if c // 100 == k)
-                           for k in range(1, 6)},
+        "success_rate": rate(succeeded, total),
+        "requests": {"total": total, "succeeded": succeeded, "failed": total - succeeded},
+        "status_codes": statuses,
+        "status_classes": {f"{k}xx": sum(n for code, n in statuses.items()
+                                         if int(code) // 100 == k) for k in range(1, 6)},
         "failures": {cause: causes.get(cause, 0) for cause in FAILURE_CAUSES},
-        "latency": summary([ms(s.latency) for s in samples if s.latency is not None]),
-        "bytes": {"total": sum(sizes), "avg": sum(sizes) / len(sizes) if sizes else 0.0},
-        "throughput": len(samples) / elapsed if elapsed > 0 else 0.0,
+        "latency": counted.values("latency").summary(),
+        "bytes": {"total": counted.count("bytes"),
+                  "avg": counted.count("bytes") / answered if answered else 0.0},
+        "throughput": total / counted.seconds if counted.seconds > 0 else 0.0,
     }
 
 

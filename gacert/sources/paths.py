@@ -70,18 +70,22 @@ def _needs_quotes(key: str) -> bool:
     return not key or any(c in key for c in '. "') or key != key.strip()
 
 
-def resolve(data: Any, path: Path) -> Any:
-    """The value at `path` in `data`; PathError names the first key that is missing."""
+def resolve(data: Any, path: Path, *, reveal: bool = True) -> Any:
+    """The value at `path` in `data`; PathError names the first key that is missing,
+    and, when `reveal`, the keys that are there (see `as_number`)."""
     current = data
     for depth, key in enumerate(path):
-        current = _step(current, key, path[: depth + 1])
+        current = _step(current, key, path[: depth + 1], reveal)
     return current
 
 
-def _step(current: Any, key: str, so_far: Path) -> Any:
+def _step(current: Any, key: str, so_far: Path, reveal: bool) -> Any:
     if isinstance(current, Mapping):
         if key in current:
             return current[key]
+        where = format_path(so_far[:-1]) or "the document"
+        if not reveal:
+            raise PathError(f"no {format_path(so_far)!s}: {where} has no key {key!r}")
         raise PathError(f"no {format_path(so_far)!s}; {_choices(current, so_far[:-1])}")
     if isinstance(current, list):
         if key.lstrip("-").isdigit() and -len(current) <= int(key) < len(current):
@@ -122,9 +126,13 @@ def leaf_paths(data: Mapping[str, Any], prefix: Path = ()) -> Iterator[str]:
             yield format_path(path)
 
 
-def as_number(value: Any, path_text: str) -> float | None:
+def as_number(value: Any, path_text: str, *, reveal: bool = True) -> float | None:
     """A value a check can judge: numbers as they are, booleans as 1 or 0, numeric text
-    parsed (many tools write numbers as strings), null as None (no data)."""
+    parsed (many tools write numbers as strings), null as None (no data).
+
+    Errors say what is at the path; with `reveal` false they say only its kind,
+    never the keys or the text found there (evidence read from a file may hold
+    secrets that must not travel into reports)."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -137,11 +145,15 @@ def as_number(value: Any, path_text: str) -> float | None:
         except ValueError:
             pass
     if isinstance(value, Mapping):
+        if not reveal:
+            raise PathError(f"{path_text} is a mapping, not a number; name a key under it")
         raise PathError(f"{path_text} is a mapping, not a number; "
                         f"{_choices(value, parse_path(path_text))}")
     if isinstance(value, list):
         raise PathError(f"{path_text} is a list of {len(value)}, not a number; "
                         f"index it, e.g. {path_text}.0")
+    if not reveal:
+        raise PathError(f"{path_text} is {_kind(value)}, not a number")
     raise PathError(f"{path_text} is {_kind(value)} ({_clip(value)}), not a number")
 
 

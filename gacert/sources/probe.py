@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,8 +18,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from gacert.errors import SourceError
 from gacert.model import Fetched, Query, Series
-from gacert.quantiles import percentile
 from gacert.sources.paths import PathError, as_number, leaf_paths, parse_path, resolve
+from gacert.sources.tally import Samples, Tally
 
 T = TypeVar("T")
 
@@ -70,6 +69,8 @@ class Measured:
     evidence: Mapping[str, Any]
     at: datetime  # when the probe finished
     warnings: tuple[str, ...] = field(default=())
+    # What a network probe counted, for a watch to add up over its cycles.
+    tally: Tally | None = None
 
 
 def answer(label: str, query: Query, measured: Measured) -> Fetched:
@@ -84,19 +85,24 @@ def answer(label: str, query: Query, measured: Measured) -> Fetched:
                    evidence=measured.evidence)
 
 
-def number_at(label: str, data: Any, path_text: str) -> float | None:
+def number_at(label: str, data: Any, path_text: str, *, reveal: bool = True) -> float | None:
     """The number at `path_text` in `data` (None: null, no data).
 
     A path that leads nowhere raises SourceError listing what is there, so
-    that a typo is fixed from the message alone.
+    that a typo is fixed from the message alone; unless `reveal` is false
+    (data read from a file), when it names only the path and what it expected.
     """
     path_text = path_text.strip()
     if not path_text:
+        if not reveal:
+            raise SourceError(f"{label}: the check needs a query naming a value by its "
+                              "path in the document, such as metrics.http_reqs.count")
         known = ", ".join(leaf_paths(data)) if isinstance(data, Mapping) else ""
         raise SourceError(f"{label}: the check needs a query naming a value, one of: "
                           f"{known or '(none)'}")
     try:
-        return as_number(resolve(data, parse_path(path_text)), path_text)
+        return as_number(resolve(data, parse_path(path_text), reveal=reveal), path_text,
+                         reveal=reveal)
     except PathError as exc:
         raise SourceError(f"{label}: query {path_text!r}: {exc}") from None
 
@@ -119,12 +125,7 @@ def now() -> datetime:
 
 def summary(samples: Sequence[float]) -> dict[str, float]:
     """min, avg, p50, p95, p99, max of `samples`; every one NaN (no data) when there are none."""
-    if not samples:
-        return dict.fromkeys(("min", "avg", "p50", "p95", "p99", "max"), math.nan)
-    ordered = sorted(samples)
-    return {"min": ordered[0], "avg": statistics.fmean(ordered),
-            "p50": percentile(ordered, 0.50), "p95": percentile(ordered, 0.95),
-            "p99": percentile(ordered, 0.99), "max": ordered[-1]}
+    return Samples.of(list(samples)).summary()
 
 
 def rate(part: int, whole: int) -> float:
@@ -182,6 +183,10 @@ class NetworkProbe(Generic[C]):
     async def fetch(self, query: Query) -> Fetched:
         return answer(self._label, query, await self._once.get())
 
+    async def measure(self) -> Measured:
+        """One run of the probe, with its tally; a watch calls it once per cycle."""
+        return await self._measure()
+
     async def aclose(self) -> None:
         self._once.reset()
 
@@ -189,5 +194,19 @@ class NetworkProbe(Generic[C]):
     def _label(self) -> str:
         return f"{self.type_name} source {self._id!r} at {self.endpoint}"
 
+    @property
+    def label(self) -> str:
+        return self._label
+
     async def _measure(self) -> Measured:
+        raise NotImplementedError
+
+    @staticmethod
+    def judge(counted: Tally) -> dict[str, Any]:
+        """The measurements of a tally: of one run, or of every cycle of a watch."""
+        raise NotImplementedError
+
+    @staticmethod
+    def cycle_summary(measurements: Mapping[str, Any]) -> dict[str, Any]:
+        """The few numbers of one watch cycle that its evidence keeps."""
         raise NotImplementedError

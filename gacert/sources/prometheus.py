@@ -27,6 +27,7 @@ from gacert import __version__
 from gacert.durations import format_duration
 from gacert.errors import SourceError, exception_chain
 from gacert.model import Fetched, Query, Series
+from gacert.sources.bodies import BodyTooLarge, ResponseLimits, read_body
 from gacert.sources.endpoint import Endpoint
 from gacert.sources.settings import Settings
 
@@ -56,6 +57,7 @@ class PrometheusConfig:
     backoff: float
     concurrency: int
     compression: bool
+    limits: ResponseLimits  # bytes received and inflated per answer
 
 
 class PrometheusSource:
@@ -144,15 +146,20 @@ class PrometheusSource:
         async with gate:
             try:
                 # httpx's timeout bounds each read; this bounds the whole request.
-                async with asyncio.timeout(timeout):
-                    response = await client.post(url, data=form)
+                async with asyncio.timeout(timeout), \
+                        client.stream("POST", url, data=form) as response:
+                    body = await read_body(response, self._config.limits)
             except (TimeoutError, httpx.TimeoutException) as exc:
                 raise _Transient(f"timed out (timeout {format_duration(timeout)})") from exc
+            except BodyTooLarge as exc:  # the same answer would come again: no retry
+                raise self._error(str(exc)) from None
+            except ValueError as exc:  # an encoding not asked for, a body that does not inflate
+                raise self._error(f"{NOT_THE_API} ({exc})") from None
             except httpx.TransportError as exc:
                 raise self._transport_failure(exc) from exc
             except httpx.HTTPError as exc:  # e.g. a gzip body that does not decompress
                 raise self._error(f"{NOT_THE_API} ({type(exc).__name__}: {exc})") from exc
-        return self._read(response)
+        return self._read(response, body)
 
     def _client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         # Built on first use, inside the event loop that will use it.
@@ -171,14 +178,14 @@ class PrometheusSource:
 
     # -- answers --------------------------------------------------------------------
 
-    def _read(self, response: httpx.Response) -> Any:
+    def _read(self, response: httpx.Response, body: bytes) -> Any:
         status = response.status_code
         if 200 <= status < 300:
             try:
-                return _json_body(response)
+                return _json_body(response, body)
             except _BadAnswer as exc:
                 raise self._error(str(exc)) from None
-        api_error = _api_error(response)
+        api_error = _api_error(body)
         summary = f"HTTP {status} {response.reason_phrase}".rstrip()
         if status >= 500:
             raise _Transient(summary, api_error or "")
@@ -236,6 +243,7 @@ def read_config(settings: Settings) -> PrometheusConfig:
         backoff=settings.seconds("backoff", DEFAULT_BACKOFF),
         concurrency=settings.integer("concurrency", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
         compression=settings.flag("compression"),
+        limits=ResponseLimits.from_settings(settings),
     )
 
 
@@ -278,18 +286,18 @@ def _number(value: float) -> str:
 # -- answers ----------------------------------------------------------------------------
 
 
-def _json_body(response: httpx.Response) -> Any:
+def _json_body(response: httpx.Response, body: bytes) -> Any:
     try:
-        return json.loads(response.content)
+        return json.loads(body)
     except ValueError:
         kind = response.headers.get("content-type", "no content type")
         raise _BadAnswer(f"{NOT_THE_API} (HTTP {response.status_code}, {kind}, not JSON)") from None
 
 
-def _api_error(response: httpx.Response) -> str | None:
+def _api_error(content: bytes) -> str | None:
     """`errorType: error` from a Prometheus error body, or None for any other body."""
     try:
-        body = json.loads(response.content)
+        body = json.loads(content)
     except ValueError:
         return None
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):

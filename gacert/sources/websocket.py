@@ -56,10 +56,10 @@ from gacert.sources.probe import (
     ms,
     now,
     rate,
-    summary,
     timestamp,
 )
 from gacert.sources.settings import Settings, count_or_duration
+from gacert.sources.tally import Samples, Tally
 
 MAX_ITERATIONS = 100_000
 MAX_BACKOFF_SECONDS = 30.0
@@ -135,8 +135,23 @@ class WebSocketProbe(NetworkProbe[WsConfig]):
             await session.run()
         finally:
             await session.close()
-        return Measured(measurements=session.measurements(),
-                        evidence=session.evidence(started_at), at=now())
+        counted = session.tally()
+        return Measured(measurements=judge(counted), evidence=session.evidence(started_at),
+                        at=now(), tally=counted)
+
+    @staticmethod
+    def judge(counted: Tally) -> dict[str, Any]:
+        return judge(counted)
+
+    @staticmethod
+    def cycle_summary(measurements: Mapping[str, Any]) -> dict[str, Any]:
+        return {"reconnects": measurements["reconnects"]["total"],
+                "failed": measurements["reconnects"]["failed"],
+                "success_rate": measurements["success_rate"],
+                "latency_avg": measurements["latency"]["avg"],
+                "latency_p99": measurements["latency"]["p99"],
+                "downtime_longest": measurements["downtime"]["longest"],
+                "jitter_avg": measurements["jitter"]["avg"]}
 
 
 # -- settings ---------------------------------------------------------------------------
@@ -304,25 +319,20 @@ class _Session:
         return [abs((good[i] - good[i - 1]) - self.config.interval)
                 for i in sorted(good) if i - 1 in good]
 
-    def measurements(self) -> dict[str, Any]:
+    def tally(self) -> Tally:
+        """What this run counted and timed, in a form that adds up across watch cycles."""
         reconnects = self._reconnects()
         good = [r for r in reconnects if r.ok]
-        causes = count_by([f.cause for r in self.records for f in r.failures])
-        periods = [ms(p) for p in self.down.periods]
-        return {
-            "success_rate": rate(len(good), len(reconnects)),
-            "reconnects": {"total": len(reconnects), "succeeded": len(good),
-                           "failed": len(reconnects) - len(good)},
-            "latency": summary([ms(r.latency) for r in good if r.latency is not None]),
-            "jitter": summary([ms(j) for j in self.jitters()]),
-            # Totals of the rounded periods, so that they add up with the evidence.
-            "downtime": {"longest": max(periods, default=0.0), "total": round(sum(periods), 3),
-                         "periods": len(periods)},
-            "failures": {cause: causes.get(cause, 0) for cause in FAILURE_CAUSES},
-            "disconnects": {
-                "forced": sum(1 for r in reconnects if r.disconnect in ("abrupt", "clean")),
-                "by_server": sum(1 for r in reconnects if r.disconnect.startswith("server"))},
-        }
+        counts = {
+            "total": len(reconnects), "succeeded": len(good),
+            "forced": sum(1 for r in reconnects if r.disconnect in ("abrupt", "clean")),
+            "by_server": sum(1 for r in reconnects if r.disconnect.startswith("server"))}
+        for cause, n in count_by([f.cause for r in self.records for f in r.failures]).items():
+            counts[f"failure.{cause}"] = n
+        return Tally(counts=counts, seconds=self.elapsed_total, samples={
+            "latency": Samples.of([ms(r.latency) for r in good if r.latency is not None]),
+            "jitter": Samples.of([ms(j) for j in self.jitters()]),
+            "downtime": Samples.of([ms(p) for p in self.down.periods])})
 
     def evidence(self, started_at: datetime) -> dict[str, Any]:
         config = self.config
@@ -348,6 +358,25 @@ class _Session:
             "jitter_ms": [ms(j) for j in self.jitters()][:1000],
             "close_codes": codes,
         }
+
+
+def judge(counted: Tally) -> dict[str, Any]:
+    """The measurements (see the module docstring) of a run, or of every cycle of a watch."""
+    total, succeeded = counted.count("total"), counted.count("succeeded")
+    causes = counted.prefixed("failure")
+    downtime = counted.values("downtime")
+    return {
+        "success_rate": rate(succeeded, total),
+        "reconnects": {"total": total, "succeeded": succeeded, "failed": total - succeeded},
+        "latency": counted.values("latency").summary(),
+        "jitter": counted.values("jitter").summary(),
+        # The total of the rounded periods, so that it adds up with the evidence.
+        "downtime": {"longest": downtime.high if downtime.count else 0.0,
+                     "total": round(downtime.total, 3), "periods": downtime.count},
+        "failures": {cause: causes.get(cause, 0) for cause in FAILURE_CAUSES},
+        "disconnects": {"forced": counted.count("forced"),
+                        "by_server": counted.count("by_server")},
+    }
 
 
 def _record_evidence(record: _Reconnect) -> dict[str, Any]:
