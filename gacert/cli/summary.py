@@ -67,9 +67,9 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
                        if summary.get(s, 0))
     overrides = doc.get("overrides") or []
     for override in overrides:
-        click.secho(f"override: {override['name']} = {override['value']} (committed "
-                    f"{'none' if override['default'] is None else override['default']}), "
-                    f"{override_origin(override)}", fg="yellow")
+        committed = "none" if override["default"] is None else override["default"]
+        click.secho(_shown(f"override: {override['name']} = {override['value']} (committed "
+                           f"{committed}), {override_origin(override)}"), fg="yellow")
     flag = f"; {len(overrides)} value{'s' if len(overrides) > 1 else ''} overridden at run " \
         "time" if overrides else ""
     click.echo(f"verdict: {status_label(doc['status'], 0)} ({_shown(counts)}; "
