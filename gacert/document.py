@@ -22,13 +22,17 @@ __all__ = [
     "ChangeDocument",
     "CheckDocument",
     "CheckStateDocument",
+    "CoverageDocument",
+    "CoverageRuleDocument",
     "FieldChangeDocument",
     "GaDayDocument",
+    "GapDocument",
     "JsonNumber",
     "NonFinite",
     "NotificationDocument",
     "OriginDocument",
     "OriginPolicyDocument",
+    "OverrideDocument",
     "Point",
     "PolicyDocument",
     "RegradeDocument",
@@ -84,11 +88,20 @@ class PolicyDocument(TypedDict):
     ga_day: NotRequired[GaDayDocument]
 
 
+class CoverageRuleDocument(TypedDict):
+    """The policy's window coverage: what a check's evidence must cover by default."""
+
+    min: float  # share of the window, 0..1
+    max_gap_seconds: float
+    reference: str  # the series checks that read only optional series are measured on
+
+
 class WindowDocument(TypedDict):
     start: str  # RFC 3339, UTC
     end: str  # RFC 3339, UTC; instant queries are evaluated here
     duration_seconds: float
     step_seconds: float
+    coverage: NotRequired[CoverageRuleDocument]
 
 
 class SourceDocument(TypedDict):
@@ -106,10 +119,11 @@ class TimingsDocument(TypedDict):
     fetch_seconds: NotRequired[float | None]
 
 
-# Functional form: `pass` is a Python keyword.
+# Functional form: `pass` is a Python keyword. Results written before the
+# insufficient status existed have no count of it.
 SummaryDocument = TypedDict("SummaryDocument", {
     "total": int, "gate": int, "pass": int, "warn": int, "fail": int, "no_data": int,
-    "error": int,
+    "error": int, "insufficient": NotRequired[int],
 })
 
 # Rule name (pass, warn, fail) -> the expression as written; None or absent for a
@@ -162,6 +176,39 @@ class ThresholdDocument(TypedDict):
     expression: str  # the rule as written
 
 
+class GapDocument(TypedDict):
+    start: str  # RFC 3339, UTC
+    end: str
+    seconds: float
+
+
+class CoverageDocument(TypedDict):
+    """How much of the window a check's evidence covers (see gacert.model.Coverage)."""
+
+    method: Literal["points", "selectors", "reference", "none"]
+    note: str  # what was measured, or why nothing was
+    start: str  # the span measured, RFC 3339, UTC
+    end: str
+    share: float | None  # 0..1; None when not measured
+    largest_gap: GapDocument | None
+    gaps: list[GapDocument]  # the longest ones, in time order
+    gap_count: int  # all gaps, also those not listed
+    min: float | None  # the rule; None when not judged
+    max_gap_seconds: float | None
+    sufficient: bool | None  # None when not judged
+    query: str | None  # the coverage query (selectors, reference)
+
+
+class OverrideDocument(TypedDict):
+    """A value a run used instead of the committed policy's."""
+
+    name: str  # the param, or the setting's path (sources.prometheus.url)
+    kind: Literal["param", "setting"]
+    default: Any  # the committed value; None when the policy commits none
+    value: Any  # the value used; secrets are REDACTED
+    origin: str  # "command line", or "environment VAR"
+
+
 class CheckDocument(TypedDict):
     id: str
     title: str
@@ -196,6 +243,7 @@ class CheckDocument(TypedDict):
     evidence: NotRequired[dict[str, Any]]
     thresholds: list[ThresholdDocument]
     slo: NotRequired[SloDocument | None]
+    coverage: NotRequired[CoverageDocument]
     line: NotRequired[int]  # where the check starts in the policy file; 0 when unknown
 
 
@@ -330,6 +378,8 @@ class ResultsDocument(TypedDict):
     params: NotRequired[dict[str, ParamValue]]
     sources: NotRequired[list[SourceDocument]]
     sections: NotRequired[list[SectionDocument]]
+    # Values used instead of the committed policy's; empty or absent: none.
+    overrides: NotRequired[list[OverrideDocument]]
     regrade: NotRequired[RegradeDocument]
     notifications: NotRequired[list[NotificationDocument]]
     snapshot: NotRequired[SnapshotDocument]  # a watch's snapshot

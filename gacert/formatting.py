@@ -60,3 +60,32 @@ def visible_controls(text: str, *, one_line: bool = False) -> str:
 def labels_text(labels: Mapping[str, str]) -> str:
     """A series' labels for people, `service=api, zone=a`: sorted, without the metric name."""
     return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
+
+
+def format_bound(value: float, unit: str | None = "", precision: int = 2) -> str:
+    """A threshold for people: like format_value, without trailing zeros (`1,000 ms`)."""
+    text = f"{value:,.{precision}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} {unit}" if unit else text
+
+
+def format_share(share: float) -> str:
+    """A share of the window as a percentage, rounded down so that it never reads more
+    than it is: 0.7536 -> `75.3 %`."""
+    return f"{math.floor(share * 1000) / 10:.1f} %"
+
+
+def format_span(seconds: float) -> str:
+    """A length of time for people: `6h 00m`, `11h 55m`, `45m`, `1m 30s`, `2d 3h`."""
+    whole = round(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s" if secs else f"{minutes}m"
+    return f"{secs}s"

@@ -22,9 +22,11 @@ from typing import Any, Literal
 
 from gacert.durations import format_duration
 
-Status = Literal["pass", "warn", "fail", "no_data", "error"]
+# `insufficient`: the rules would pass or warn, but the evidence does not cover
+# enough of the window (see Coverage); it is never a pass.
+Status = Literal["pass", "warn", "fail", "no_data", "insufficient", "error"]
 # Worst first: the order in which a check's series, and reports, rank statuses.
-SEVERITY: tuple[Status, ...] = ("fail", "error", "no_data", "warn", "pass")
+SEVERITY: tuple[Status, ...] = ("fail", "error", "no_data", "insufficient", "warn", "pass")
 ParamValue = bool | int | float | str
 
 Verdict = Literal["pass", "warn", "fail", "error"]
@@ -81,10 +83,27 @@ OTHER_SECTION_ID = "other"
 
 
 @dataclass(frozen=True)
+class CoverageRule:
+    """How much of the window a check's evidence must cover (`coverage` in the policy):
+    at least `min_share` of it (0..1), with no gap longer than `max_gap_seconds`."""
+
+    min_share: float
+    max_gap_seconds: float
+
+
+DEFAULT_COVERAGE = CoverageRule(min_share=0.95, max_gap_seconds=900.0)
+# What the coverage of a check that reads only optional series (`x or vector(0)`)
+# is measured on: the scrape health every Prometheus-compatible server records.
+DEFAULT_COVERAGE_REFERENCE = "up"
+
+
+@dataclass(frozen=True)
 class WindowDefaults:
     duration_seconds: float
     step_seconds: float
     scrape_interval_seconds: float
+    coverage: CoverageRule = DEFAULT_COVERAGE
+    coverage_reference: str = DEFAULT_COVERAGE_REFERENCE
 
 
 @dataclass(frozen=True)
@@ -149,6 +168,9 @@ class Check:
     tags: tuple[str, ...]
     section: str
     slo: Slo | None = None  # only a check that declares an SLO gets an error budget
+    # The coverage its evidence must reach (the policy's window default unless the
+    # check sets its own); None: not judged (`coverage: none`, or built by hand).
+    coverage: CoverageRule | None = None
     # The policy line where the check starts (its `- id:`), for CI annotations
     # that point at it; 0 when unknown.
     line: int = 0
@@ -344,6 +366,9 @@ class Fetched:
     warnings: tuple[str, ...] = field(default=())
     measurements: Mapping[str, Any] = field(default_factory=dict)
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    # One sentence a check that does not pass adds to its reason: what the source
+    # saw that explains it (a command's exit code and the end of its stderr).
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -353,6 +378,78 @@ class Outcome:
     fetched: Fetched | None
     error: str | None
     seconds: float
+
+
+# --- evidence coverage (measured by gacert.engine.coverage) ------------------------
+
+CoverageMethod = Literal["points", "selectors", "reference", "none"]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of the window without evidence: [start, end) in unix seconds."""
+
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of the window a check's evidence covers, and whether that is enough.
+
+    `method` says what was measured: "points" (a range check's own points),
+    "selectors" (a range query over the series an instant check reads),
+    "reference" (the policy's reference series, for a check whose series are
+    all optional) or "none" (not measured; `note` says why). `share` is the
+    part of [start, end] with evidence (0..1); `gaps` are the longest
+    stretches without (at most MAX_GAPS, in time order).
+    """
+
+    method: CoverageMethod
+    note: str
+    start: float
+    end: float
+    share: float | None
+    gaps: tuple[Gap, ...]
+    gap_count: int
+    rule: CoverageRule | None  # what it was judged against; None: not judged
+    query: str | None = None  # the coverage query, for selectors and reference
+    whole_window: bool = True  # False: the query reads, and is measured on, less of it
+
+    @property
+    def largest_gap(self) -> Gap | None:
+        return max(self.gaps, key=lambda g: g.seconds, default=None)
+
+    @property
+    def sufficient(self) -> bool | None:
+        """Whether the evidence meets the rule; None when there is no rule or no figure."""
+        if self.rule is None or self.share is None:
+            return None
+        largest = self.largest_gap
+        return self.share >= self.rule.min_share and (
+            largest is None or largest.seconds <= self.rule.max_gap_seconds)
+
+
+MAX_GAPS = 20
+
+
+# --- run-time overrides (recorded by gacert.policy.params) ------------------------
+
+@dataclass(frozen=True)
+class Override:
+    """A value the run used in place of the committed policy's: a `--set` param, or an
+    environment value a source setting read (`${VAR:-default}`). Secret values are
+    recorded as REDACTED."""
+
+    name: str  # the param's name, or the setting's path (sources.prometheus.url)
+    kind: Literal["param", "setting"]
+    default: Any  # the committed value; None when the policy commits none (`${VAR}`)
+    value: Any  # the value used
+    origin: str  # "command line", or "environment VAR"
 
 
 # --- results (made by gacert.engine.evaluate, written by gacert.engine.results) ---
@@ -430,6 +527,7 @@ class CheckResult:
     duration_seconds: float
     measurements: Mapping[str, Any]  # a probe's named values, as rules saw them
     evidence: Mapping[str, Any]  # a probe's raw data (samples, failures by cause)
+    coverage: Coverage | None = None  # None: built without the engine's measurement
     line: int = 0  # the check's line in the policy file; 0 when unknown
 
 
@@ -457,3 +555,4 @@ class RunResult:
     sources: tuple[SourceInfo, ...]
     timings: Timings
     checks: tuple[CheckResult, ...]
+    overrides: tuple[Override, ...] = ()

@@ -18,12 +18,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gacert.document import ResultsDocument
-from gacert.engine.fetch import build_sources, fetch_and_evaluate
-from gacert.engine.plan import Plan, build_plan
+from gacert.engine.coverage import measure_coverage
+from gacert.engine.evaluate import evaluate_check
+from gacert.engine.fetch import build_sources, fetch_and_judge
+from gacert.engine.plan import Plan, PlannedCheck, build_plan
 from gacert.engine.results import results_bytes, to_document, verdict
 from gacert.engine.window import resolve_window
 from gacert.fsutil import write_atomic
-from gacert.model import Notify, Outcome, Policy, RunResult, SourceInfo, Timings
+from gacert.model import (
+    CheckResult,
+    Notify,
+    Outcome,
+    Override,
+    Policy,
+    RunResult,
+    SourceInfo,
+    Timings,
+)
 from gacert.package.build import (
     Package,
     PackageOptions,
@@ -32,7 +43,7 @@ from gacert.package.build import (
     write_package,
 )
 from gacert.policy.load import load_policy
-from gacert.policy.params import resolve_params
+from gacert.policy.params import param_overrides, resolve_params, source_overrides
 from gacert.publish.notify import Notice, alerting, report_link, send
 from gacert.report.render import Templates, check_templates, policy_templates, template_problem
 from gacert.sources.base import Source
@@ -72,7 +83,8 @@ def plan_run(options: RunOptions) -> tuple[Policy, Plan]:
         step_seconds=policy.window.step_seconds,
         scrape_interval_seconds=policy.window.scrape_interval_seconds,
         now=options.now or datetime.now(UTC))
-    return policy, build_plan(policy, window, params)
+    overridden = [o.name for o in param_overrides(policy.params, list(options.overrides))]
+    return policy, build_plan(policy, window, params, overridden)
 
 
 def execute(options: RunOptions,
@@ -86,7 +98,10 @@ def execute(options: RunOptions,
     check_options(options.output_dir, package_options)
     environ = os.environ if options.environ is None else options.environ
     sources = build_sources(policy, environ)
-    run = evaluate_plan(policy, plan, sources, progress, started, options.keep_points)
+    overrides = (*param_overrides(policy.params, list(options.overrides)),
+                 *source_overrides(policy.sources, environ))
+    run = evaluate_plan(policy, plan, sources, progress, started, overrides,
+                        options.keep_points)
     document = to_document(run)
     if templates.overrides:
         document["policy"]["report_templates"] = dict(templates.overrides)
@@ -105,24 +120,27 @@ def execute(options: RunOptions,
 def evaluate_plan(policy: Policy, plan: Plan, sources: Mapping[str, Source],
                   progress: Callable[[str, Outcome], None] | None = None,
                   started: tuple[datetime, float] | None = None,
+                  overrides: tuple[Override, ...] = (),
                   keep_points: int | None = None) -> RunResult:
     """Fetch every planned query through `sources` and judge every check, each as soon
-    as its answer arrives (so that answers are never all in memory together).
+    as its answers arrive (so that answers are never all in memory together).
 
     `started` is when the run began (UTC, perf_counter) if before this step;
     `keep_points`, when given, replaces each range check's own setting."""
     started_at, clock = started or (datetime.now(UTC), time.perf_counter())
     fetch_clock = time.perf_counter()
-    results = fetch_and_evaluate(plan, sources, progress, keep_points)
+    checks_by_id = fetch_and_judge(
+        plan, sources, lambda p, main, measured: _evaluate(p, main, measured, plan, keep_points),
+        progress)
     fetch_seconds = time.perf_counter() - fetch_clock
-    checks = tuple(results[p.check.id] for p in plan.checks)
+    checks = tuple(checks_by_id[p.check.id] for p in plan.checks)
     return RunResult(
         status=verdict(checks), policy=policy, window=plan.window, params=plan.params,
         sources=tuple(SourceInfo(sid, policy.sources[sid].type, s.endpoint)
                       for sid, s in sources.items()),
         timings=Timings(format_timestamp(started_at), format_timestamp(datetime.now(UTC)),
                         time.perf_counter() - clock, fetch_seconds),
-        checks=checks)
+        checks=checks, overrides=overrides)
 
 
 def final_notices(notify: Notify, document: ResultsDocument, environ: Mapping[str, str],
@@ -138,4 +156,17 @@ def final_notices(notify: Notify, document: ResultsDocument, environ: Mapping[st
         notices.append(Notice("fail", document, checks=failing, report_url=link,
                               context=context, templates=templates, files=files))
     return notices
+
+
+def _evaluate(planned: PlannedCheck, outcome: Outcome, measured: Outcome | None, plan: Plan,
+              keep_points: int | None = None) -> CheckResult:
+    """One check judged on its answer and on how much of the window its evidence covers
+    (from its own points, or `measured`: the answer to its coverage query)."""
+    coverage = None
+    if planned.coverage is not None:
+        coverage = measure_coverage(planned.coverage, plan.window.step_seconds, outcome,
+                                    measured)
+    return evaluate_check(planned.check, planned.query.text, outcome, plan.params, coverage,
+                          window=plan.window, keep_points=keep_points)
+
 

@@ -34,10 +34,10 @@ from gacert.engine.plan import build_plan
 from gacert.engine.results import EXIT_CODES, json_number, read_results, to_document, write_results
 from gacert.engine.window import option_duration, resolve_window
 from gacert.errors import UsageError
-from gacert.model import Policy, SourceSpec
+from gacert.model import Override, Policy, SourceSpec
 from gacert.package.build import Package, PackageOptions, check_options, report_names, write_package
 from gacert.policy.load import load_policy
-from gacert.policy.params import resolve_params
+from gacert.policy.params import param_overrides, resolve_params, source_overrides
 from gacert.publish.notify import (
     Delivery,
     Notice,
@@ -114,6 +114,12 @@ class _Watch:
     environ: Mapping[str, str]
     step_seconds: float = 60.0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def overrides(self) -> tuple[Override, ...]:
+        """The values used instead of the committed policy's, recorded in each snapshot."""
+        return (*param_overrides(self.policy.params, list(self.options.overrides)),
+                *source_overrides(self.policy.sources, self.environ))
 
     @property
     def interval(self) -> timedelta:
@@ -248,11 +254,13 @@ def _take(watch_: _Watch, due: datetime) -> SnapshotReport:
                             step_seconds=watch_.step_seconds,
                             scrape_interval_seconds=policy.window.scrape_interval_seconds,
                             now=at)
-    plan = build_plan(policy, window, watch_.params)
+    overrides = watch_.overrides
+    plan = build_plan(policy, window, watch_.params,
+                      [o.name for o in overrides if o.kind == "param"])
     # A window that ended more than an interval ago (a watch resumed late) runs no
     # more probe cycles: they would measure outside it.
     sources = _sources(watch_, at, run_cycles=now - state.end <= watch_.interval)
-    run = evaluate_plan(policy, plan, sources)
+    run = evaluate_plan(policy, plan, sources, overrides=overrides)
     document = to_document(run)
     if watch_.templates.overrides:
         document["policy"]["report_templates"] = dict(watch_.templates.overrides)

@@ -46,11 +46,16 @@ def gacert(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: fl
         if max_file_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
 
+    environ = {**os.environ, **(env or {})}
+    if max_file_bytes is not None:
+        # Coverage's data file, written as the child exits, would hit the limit too
+        # and change the exit code under test: such a child runs unmeasured.
+        environ = {k: v for k, v in environ.items() if not k.startswith("COVERAGE_")}
     out, err = cwd / ".stdout", cwd / ".stderr"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen([sys.executable, "-m", "gacert", *args], cwd=cwd,
                                 stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **(env or {})},
+                                env=environ,
                                 preexec_fn=limits)  # noqa: PLW1509 -- a limit only the child can set
         # A hang is a failure with a message, not a test that never ends.
         killer = threading.Timer(timeout, lambda: os.kill(proc.pid, signal.SIGKILL))

@@ -87,6 +87,16 @@ SCENARIOS = [
                  id="a missing exporter makes its checks no_data and the run FAIL"),
     pytest.param("warning_alert", 0, "pass", {"warning_alerts": "warn"},
                  id="a warning-severity alert does not fail certification"),
+    # The days about the evidence itself (the outage and the late start, whose every
+    # check is insufficient, are in tests/test_trust.py).
+    pytest.param("counter_reset", 0, "pass", {},
+                 id="a full day with counters that reset mid-day still certifies PASS"),
+    pytest.param("division_by_zero", 0, "pass", {"db_pool_usage": "error"},
+                 id="a division by zero makes its informational check an error, not a pass"),
+    pytest.param("empty_histogram", 3, "error", {"db_p99_latency": "error"},
+                 id="the NaN quantile of an empty histogram is an error, never a pass"),
+    pytest.param("histogram_born", 0, "pass", {},
+                 id="a histogram born mid-day among others covers the window together"),
 ]
 
 
@@ -109,8 +119,8 @@ def test_a_failing_check_says_what_it_saw(prometheus: PrometheusServer, tmp_path
     assert check["decided_by"] == "fail"
     assert check["expression"] == "value >= p99_latency_ms_max"
     assert check["value"] >= 1000
-    assert "matched fail rule value >= p99_latency_ms_max" in check["reason"]
-    assert "service=dashboard-api" in check["reason"]
+    assert "(service=dashboard-api) matched fail rule value >= p99_latency_ms_max (1,000 ms)" \
+        in check["reason"]
     worst = max(check["series"], key=lambda s: s["value"])
     assert worst["labels"] == {"service": "dashboard-api"}
     others = [s for s in check["series"] if s["labels"]["service"] != "dashboard-api"]
@@ -137,7 +147,9 @@ def test_results_document_is_complete_and_valid(prometheus: PrometheusServer,
 
     assert results["policy"]["sha256"] == hashlib.sha256(policy_bytes).hexdigest()
     assert results["window"] == {"start": "2025-01-15T00:00:00Z", "end": "2025-01-16T00:00:00Z",
-                                 "duration_seconds": 86400.0, "step_seconds": 60.0}
+                                 "duration_seconds": 86400.0, "step_seconds": 60.0,
+                                 "coverage": {"min": 0.95, "max_gap_seconds": 900.0,
+                                              "reference": "up"}}
     assert results["sources"] == [
         {"id": "prometheus", "type": "prometheus", "endpoint": prometheus.url},
         {"id": "dashboard", "type": "http", "endpoint": os.environ["TARS_DASHBOARD_URL"]},

@@ -140,6 +140,16 @@ FAILS = {
     "container_restarts": {"container_restarts"},
     "missing_exporter": {"cache_hit_rate"},
     "warning_alert": {"warning_alerts"},
+    # What these days break is the evidence, which a query at the end of the day
+    # cannot see: the counters went on counting through the outage, ratios of
+    # increases over the window hold, and only a rate over the whole window shows
+    # that half of it is missing.
+    "monitoring_outage": set(),
+    "late_start": {"cpu_drift"},
+    "counter_reset": set(),
+    "division_by_zero": set(),
+    "empty_histogram": set(),
+    "histogram_born": set(),
 }
 
 

@@ -73,8 +73,6 @@ LATENCY = {"fail": "value >= 1000", "warn": "value >= 800"}
                      id="a pass rule that is not met fails"),
         pytest.param({"warn": "value > 5"}, 3.0, "pass", None,
                      id="only warn given and not matched passes"),
-        pytest.param({"fail": "value > 5"}, INF, "fail", "fail",
-                     id="an infinite value is compared, not ignored"),
     ],
 )
 def test_rule_precedence(rules: dict[str, str], value: float, status: Status,
@@ -111,8 +109,8 @@ def test_reason_text(rules: dict[str, str], value: float, unit: str, reason: str
 def test_reason_names_the_series_labels_without_the_metric_name() -> None:
     result = run(check(**LATENCY), [instant(1750.2, service="dashboard-api",
                                             __name__="latency", env="prod")])
-    assert result.reason == ("p99_latency fail: 1,750.20 ms matched fail rule value >= 1000 "
-                             "(env=prod, service=dashboard-api)")
+    assert result.reason == ("p99_latency fail: 1,750.20 ms (env=prod, service=dashboard-api) "
+                             "matched fail rule value >= 1000")
 
 
 def test_reason_uses_the_precision() -> None:
@@ -142,8 +140,8 @@ def test_each_the_worst_status_wins_and_its_series_is_reported() -> None:
                                     instant(10.0, service="c")])
     assert result.status == "fail"
     assert result.value == 1750.2
-    assert result.reason == ("p99_latency fail: 1,750.20 ms matched fail rule value >= 1000 "
-                             "(service=dashboard-api)")
+    assert result.reason == ("p99_latency fail: 1,750.20 ms (service=dashboard-api) matched "
+                             "fail rule value >= 1000")
     assert [s.status for s in result.series] == ["warn", "fail", "pass"]
 
 
@@ -151,7 +149,7 @@ def test_each_larger_is_worse_for_a_fail_rule_on_a_tie_of_status() -> None:
     result = run(check(**LATENCY), [instant(1200.0, service="a"), instant(3000.0, service="b"),
                                     instant(1500.0, service="c")])
     assert (result.status, result.value) == ("fail", 3000.0)
-    assert result.reason.endswith("(service=b)")
+    assert "(service=b) matched" in result.reason
 
 
 def test_each_smaller_is_worse_for_a_pass_rule_on_a_tie_of_status() -> None:
@@ -159,8 +157,8 @@ def test_each_smaller_is_worse_for_a_pass_rule_on_a_tie_of_status() -> None:
                  [instant(99.5, service="a"), instant(98.0, service="b"),
                   instant(99.95, service="c")])
     assert (result.status, result.value) == ("fail", 98.0)
-    assert result.reason == ("p99_latency fail: 98.00 % did not meet pass rule value >= 99.9 "
-                             "(service=b)")
+    assert result.reason == ("p99_latency fail: 98.00 % (service=b) did not meet pass rule "
+                             "value >= 99.9")
     assert [s.status for s in result.series] == ["fail", "fail", "pass"]
 
 
@@ -206,21 +204,63 @@ def test_each_series_count_is_the_number_of_series() -> None:
     assert result.status == "fail"
 
 
-def test_each_a_nan_series_is_no_data_and_decides_over_a_warn() -> None:
+def test_each_a_nan_series_is_an_error_and_decides_over_a_warn() -> None:
     result = run(check(**LATENCY), [instant(NAN, service="idle"), instant(900.0, service="a")])
-    assert [(s.labels["service"], s.value, s.status) for s in result.series] == [
-        ("idle", None, "no_data"), ("a", 900.0, "warn")]
-    assert result.status == "no_data"
-    assert result.value is None
-    assert result.reason == "p99_latency no_data: a series has no value (NaN) (service=idle)"
+    assert [(s.labels["service"], s.status) for s in result.series] == [
+        ("idle", "error"), ("a", "warn")]
+    assert result.status == "error"
+    assert math.isnan(result.value or 0.0)
+    assert result.reason.startswith("p99_latency error: the value is NaN, not a number (0/0")
+    assert result.reason.endswith("NaN never passes (service=idle)")
+    assert result.error == result.reason.removeprefix("p99_latency error: ").removesuffix(
+        " (service=idle)")
 
 
-def test_each_a_nan_series_follows_the_no_data_setting() -> None:
+def test_each_a_nan_series_is_an_error_whatever_the_no_data_setting() -> None:
     result = run(check(**LATENCY, no_data="pass"),
                  [instant(NAN, service="idle"), instant(900.0, service="a")])
-    assert [s.status for s in result.series] == ["pass", "warn"]
-    assert result.status == "warn"
-    assert result.value == 900.0
+    assert [s.status for s in result.series] == ["error", "warn"]
+    assert result.status == "error"
+
+
+@pytest.mark.parametrize(
+    ("value", "rules", "fragment"),
+    [
+        pytest.param(INF, {"pass_": "value >= 99.9"}, "the value is +Inf, not a finite number",
+                     id="+Inf never meets a pass rule"),
+        pytest.param(-INF, {"fail": "value >= 5"}, "the value is -Inf, not a finite number",
+                     id="-Inf never escapes a fail rule"),
+        pytest.param(INF, {"fail": "value > 5"}, "the value is +Inf",
+                     id="+Inf does not even decide a fail rule it would match"),
+        pytest.param(NAN, {"fail": "value > 5"}, "the value is NaN, not a number",
+                     id="NaN never escapes a fail rule"),
+    ],
+)
+def test_a_value_that_is_not_finite_is_an_error_never_a_pass(
+        value: float, rules: dict[str, str], fragment: str) -> None:
+    for no_data in ("no_data", "pass"):
+        result = run(check(no_data=no_data, **rules), [instant(value)])
+        assert (result.status, result.decided_by) == ("error", None)
+        assert fragment in result.reason
+        assert verdict((result,)) == "error"
+
+
+def test_an_infinite_point_makes_a_range_series_infinite_and_an_error() -> None:
+    result = run(check(mode="range", over_time="min", fail="value > 5"),
+                 [ranged([1.0, INF, 2.0])])
+    assert (result.status, result.value) == ("error", INF)
+    assert result.series[0].status == "error"
+
+
+def test_a_range_series_of_nan_points_only_has_no_evidence() -> None:
+    # Each NaN point is a moment without evidence: none at all is no data, and with a
+    # coverage rule no_data: pass is insufficient (tests/test_coverage.py).
+    result = run(check(mode="range", over_time="min", fail="value > 5"),
+                 [ranged([NAN, NAN]), ranged([3.0], service="b")])
+    assert [s.status for s in result.series] == ["no_data", "pass"]
+    assert result.status == "no_data"
+    alone = run(check(mode="range", over_time="min", fail="value > 5"), [ranged([NAN])])
+    assert alone.reason == "p99_latency no_data: all 1 series were empty or NaN at every point"
 
 
 def test_each_a_fail_beats_an_error_on_another_series() -> None:
@@ -238,7 +278,7 @@ def test_each_a_fail_beats_an_error_on_another_series() -> None:
 
 # --- reductions ---------------------------------------------------------------
 
-SERIES_VALUES = [4.0, 1.0, NAN, 10.0, 5.0]
+SERIES_VALUES = [4.0, 1.0, 10.0, 5.0]
 
 
 @pytest.mark.parametrize(
@@ -246,8 +286,8 @@ SERIES_VALUES = [4.0, 1.0, NAN, 10.0, 5.0]
     [
         pytest.param("max", 10.0, id="series max takes the largest value"),
         pytest.param("min", 1.0, id="series min takes the smallest value"),
-        pytest.param("avg", 5.0, id="series avg averages values with data"),
-        pytest.param("sum", 20.0, id="series sum adds values with data"),
+        pytest.param("avg", 5.0, id="series avg averages the values"),
+        pytest.param("sum", 20.0, id="series sum adds the values"),
     ],
 )
 def test_series_reducers(reducer: str, expected: float) -> None:
@@ -257,7 +297,16 @@ def test_series_reducers(reducer: str, expected: float) -> None:
     assert result.value == pytest.approx(expected)
     assert result.reason == (f"p99_latency pass: {expected:,.2f} ms matched no fail or warn "
                              "rule")
-    assert [s.status for s in result.series] == ["pass", "pass", "no_data", "pass", "pass"]
+    assert [s.status for s in result.series] == ["pass", "pass", "pass", "pass"]
+
+
+@pytest.mark.parametrize("reducer", ["max", "min", "avg", "sum", "count"])
+def test_a_series_that_is_not_finite_makes_a_reduced_check_an_error(reducer: str) -> None:
+    result = run(check(series=reducer, fail="value > 1000"),
+                 [instant(4.0, service="a"), instant(NAN, service="idle")])
+    assert result.status == "error"
+    assert f"the {reducer} of the series is not computed (service=idle)" in result.reason
+    assert [s.status for s in result.series] == ["error", "error"]
 
 
 def test_series_count_reducer_counts_series() -> None:
@@ -356,12 +405,8 @@ def test_instant_takes_the_last_sample_and_keeps_no_points() -> None:
     [
         pytest.param([], "p99_latency no_data: the query returned no series",
                      id="an empty result is no_data"),
-        pytest.param([instant(NAN), instant(NAN)], "p99_latency no_data: all 2 series were "
-                     "NaN or empty", id="all-NaN series are no_data"),
-        pytest.param([ranged([NAN, NAN, NAN])], "p99_latency no_data: all 1 series were NaN "
-                     "or empty", id="a range series of NaN only is no_data"),
         pytest.param([Series(labels={}, points=())], "p99_latency no_data: all 1 series were "
-                     "NaN or empty", id="a series without points is no_data"),
+                     "empty or NaN at every point", id="a series without points is no_data"),
     ],
 )
 def test_no_data_by_default(series: list[Series], reason: str) -> None:
@@ -382,10 +427,10 @@ def test_no_data_setting_is_honoured(setting: Status) -> None:
                              f"the check declares no_data: {setting}")
 
 
-def test_no_data_setting_applies_to_all_nan_series_too() -> None:
-    result = run(check(no_data="fail", series="max", **LATENCY), [instant(NAN)])
-    assert result.status == "fail"
-    assert "all 1 series were NaN or empty" in result.reason
+def test_the_no_data_setting_never_applies_to_nan() -> None:
+    result = run(check(no_data="pass", series="max", **LATENCY), [instant(NAN)])
+    assert result.status == "error"
+    assert "NaN never passes" in result.reason
 
 
 # --- errors ---------------------------------------------------------------------

@@ -76,8 +76,9 @@ def test_a_hostile_answer_is_a_check_error_with_bounded_memory(
 def test_non_finite_values_are_written_as_json_allows_and_do_not_pass(tmp_path: Path) -> None:
     with FaultyPrometheus("nonfinite") as server:
         ran, check = run_against(tmp_path, server)
-    assert ran.code == 1, ran.output
-    assert check["status"] != "pass"
+    # A non-finite value is an error of its series (docs/policy.md): never a pass.
+    assert ran.code == 3, ran.output
+    assert check["status"] == "error"
     values = {s["labels"]["service"]: s["value"] for s in check["series"]}
     assert values["inf"] == "+Inf"
     assert values["minus-inf"] == "-Inf"

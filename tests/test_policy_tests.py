@@ -125,7 +125,8 @@ def test_a_wrong_expectation_fails_with_expected_got_reason_and_input(tmp_path: 
     assert proc.stdout.splitlines() == [
         f"FAIL {path}:11: jitter of 2.5 s passes (it does not)",
         "  reconnect_jitter: expected PASS, got WARN",
-        "    reconnect_jitter warn: 2,500.0 ms matched warn rule value >= ws_jitter_avg_max_ms",
+        "    reconnect_jitter warn: 2,500.0 ms matched warn rule value >= ws_jitter_avg_max_ms "
+        "(2,000 ms)",
         "    measurements of ws: jitter.avg = 2,500.0 ms",
         "  verdict: expected PASS, got WARN",
         "    gate checks not passing: reconnect_jitter warn",
@@ -149,8 +150,8 @@ tests:
     proc = gacert("test", str(path))
     assert proc.returncode == 1
     assert "  p99_latency: expected WARN, got FAIL" in proc.stdout
-    assert ("    p99_latency fail: 1,000.0 ms matched fail rule value >= p99_latency_ms_max "
-            "(service=web)") in proc.stdout
+    assert ("    p99_latency fail: 1,000.0 ms (service=web) matched fail rule value >= "
+            "p99_latency_ms_max (1,000 ms)") in proc.stdout
     assert "    series {service=\"api\"}: 300x10 950 300x5 -> 950.0 ms" in proc.stdout
     assert "    series {service=\"web\"}: 200 _ stale 1000 -> 1,000.0 ms" in proc.stdout
 

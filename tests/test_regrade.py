@@ -26,7 +26,7 @@ from sample_results import RESULTS_SCHEMA
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer
 from gacert.demo.servers import DemoServers
-from gacert.document import ResultsDocument
+from gacert.document import OverrideDocument, ResultsDocument
 from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import build_plan
 from gacert.engine.regrade import Origin as RegradeOrigin
@@ -185,7 +185,8 @@ def test_a_tightened_param_flips_the_check_and_names_the_param(
     assert change.old_value == change.new_value == 850.0
     assert [(c.field, c.old, c.new) for c in change.changes] == [("param p99_max", "1000", "850")]
     p99 = next(c for c in regraded.run.checks if c.id == "p99")
-    assert p99.reason == "p99 fail: 850.00 ms matched fail rule value >= p99_max (service=api)"
+    assert p99.reason == ("p99 fail: 850.00 ms (service=api) matched fail rule value >= "
+                          "p99_max (850 ms)")
     # The range check keeps every series' points over the window, as the run stored them.
     assert p99.mode == "range"
     assert p99.over_time == "max"
@@ -521,3 +522,45 @@ def test_a_tampered_demo_package_is_not_regraded(clean_run: Path, tmp_path: Path
     assert proc.returncode == 3
     assert "the package does not verify (changed: results.json" in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+# --- evidence coverage and overrides in a re-grade -----------------------------------------
+
+HALF_COVERED = {
+    "method": "selectors", "note": "measured on the series the query reads",
+    "start": "2025-01-15T00:00:00Z", "end": "2025-01-16T00:00:00Z", "share": 0.5,
+    "largest_gap": {"start": "2025-01-15T00:00:00Z", "end": "2025-01-15T12:00:00Z",
+                    "seconds": 43200.0},
+    "gaps": [{"start": "2025-01-15T00:00:00Z", "end": "2025-01-15T12:00:00Z",
+              "seconds": 43200.0}],
+    "gap_count": 1, "min": 0.95, "max_gap_seconds": 900.0, "sufficient": False,
+    "query": 'count(up{job="tars"})'}
+
+
+def test_a_regrade_judges_the_stored_coverage_with_the_policy_as_it_is_now(
+        tmp_path: Path, origin: tuple[Policy, ResultsDocument]) -> None:
+    policy, document = origin
+    by_id(dict(document))["up"]["coverage"] = HALF_COVERED
+    regraded = regrade(document, policy, defaults(policy))
+    up = next(c for c in regraded.run.checks if c.id == "up")
+    assert up.status == "insufficient"  # a re-grade cannot conjure evidence
+    assert "evidence covers 50.0 % of the window" in up.reason
+    rule = "    query: up{job=\"$job\"}\n    pass: value == 1\n"
+    lenient = write_policy(tmp_path / "lenient.yaml", POLICY,
+                           (rule, rule + "    coverage: {min: 0.4, max_gap: 1d}\n"))
+    up = next(c for c in regrade(document, lenient, defaults(lenient)).run.checks
+              if c.id == "up")
+    assert up.status == "pass"
+
+
+def test_a_regrade_records_its_set_params_and_the_runs_environment(
+        tmp_path: Path, origin: tuple[Policy, ResultsDocument]) -> None:
+    policy, document = origin
+    setting: OverrideDocument = {
+        "name": "sources.prom.url", "kind": "setting", "default": "http://localhost:9090",
+        "value": "http://127.0.0.1:9090", "origin": "environment PROMETHEUS_URL"}
+    document["overrides"] = [setting]
+    regraded = to_document(regrade(document, policy, {**defaults(policy), "p99_max": 900}).run)
+    assert regraded["overrides"] == [
+        setting, {"name": "p99_max", "kind": "param", "default": 1000, "value": 900,
+                  "origin": "command line"}]

@@ -40,6 +40,7 @@ window:
   duration: 24h
   step: 1m
   scrape_interval: 15s
+  coverage: {min: 0.95, max_gap: 15m, reference: 'up{job="$job"}'}
 
 params:
   availability_target: 99.9
@@ -143,6 +144,7 @@ checks:
     precision: 3
     pass: value >= availability_target
     no_data: fail
+    coverage: {min: 0.99, max_gap: 5m}
     tags: [slo]
     slo: {objective: 99.9, value: good}
   - id: p99_latency

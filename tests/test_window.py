@@ -152,6 +152,16 @@ def test_window_options(options: dict[str, Any], start: datetime, end: datetime)
                      "(2025-01-02T00:00:00Z)", id="an end before the start is a usage error"),
         pytest.param({"start": "2025-01-02T00:00:00Z", "end": "2025-01-02T00:00:00Z"},
                      "before it starts", id="an empty window is a usage error"),
+        pytest.param({"start": "2025-01-15T00:00:00Z"}, "the window ends at "
+                     "2025-01-16T00:00:00Z, 11h 29m after now (2025-01-15T12:30:45Z): no "
+                     "evidence of it exists yet (a window may end at most 60 s after now); "
+                     "--start alone means --start plus the policy's window.duration",
+                     id="--start alone ending in the future is a usage error that says why"),
+        pytest.param({"start": "2025-02-01T00:00:00Z", "end": "2025-02-02T00:00:00Z"},
+                     "no evidence of it exists yet", id="a window wholly in the future is "
+                     "a usage error"),
+        pytest.param({"end": "2025-01-15T12:31:46Z"}, "1m after now",
+                     id="an end more than a minute past now is refused"),
     ],
 )
 def test_window_usage_errors(options: dict[str, Any], fragment: str) -> None:
@@ -160,12 +170,17 @@ def test_window_usage_errors(options: dict[str, Any], fragment: str) -> None:
     assert fragment in str(caught.value)
 
 
+def test_an_end_within_the_clock_skew_allowance_is_accepted() -> None:
+    resolved = window(end="2025-01-15T12:31:45Z", duration="1h")
+    assert resolved.end == utc(2025, 1, 15, 12, 31, 45)
+
+
 def test_the_step_is_kept_when_the_window_is_small() -> None:
     assert window(duration="7d").step_seconds == 60.0
 
 
 def test_the_step_is_coarsened_above_the_prometheus_point_limit() -> None:
-    resolved = window(start="2025-01-01T00:00:00Z", duration="30d")
+    resolved = window(end="2025-01-15T00:00:00Z", duration="30d")
     points = resolved.duration_seconds / resolved.step_seconds + 1
     assert resolved.step_seconds == 236.0
     assert points <= MAX_POINTS
@@ -173,7 +188,7 @@ def test_the_step_is_coarsened_above_the_prometheus_point_limit() -> None:
 
 
 def test_the_coarsened_step_is_a_whole_number_of_seconds() -> None:
-    resolved = window(start="2025-01-01T00:00:00Z", duration="1y", step=15.0)
+    resolved = window(end="2025-01-15T00:00:00Z", duration="1y", step=15.0)
     assert resolved.step_seconds == float(int(resolved.step_seconds))
     assert resolved.duration_seconds / resolved.step_seconds + 1 <= MAX_POINTS
 

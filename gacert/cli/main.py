@@ -251,8 +251,8 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
 def watch(policy: str, start: str | None, end: str | None, duration: str | None,
           interval: str | None, overrides: tuple[str, ...], output: str,
           artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
-          no_pdf: bool, abort_on_fail: bool, speed: float | None, fail_on: str,
-          quiet: bool) -> None:
+          no_pdf: bool, allow_nonempty: bool, render_timeout: str, pdf_max_checks: int,
+          abort_on_fail: bool, speed: float | None, fail_on: str, quiet: bool) -> None:
     """Judge POLICY every interval through a GA window, then write the certification package.
 
     \b
@@ -268,12 +268,11 @@ def watch(policy: str, start: str | None, end: str | None, duration: str | None,
     command resumes. Exit codes as `gacert run`; 130 or 143 when stopped.
     """
     from gacert.cli.summary import WatchLine, print_notes, print_watch_end
-    from gacert.package.build import PackageOptions
     from gacert.watch import WatchOptions, prepare
     from gacert.watch import watch as run_watch
 
-    package = PackageOptions(artifacts=artifacts, tarball=not certify_only,
-                             tarball_path=tarball_path, pdf=not no_pdf)
+    package = _package_options(artifacts, certify_only, tarball_path, no_pdf, allow_nonempty,
+                               render_timeout, pdf_max_checks)
     options = WatchOptions(policy_path=policy, output_dir=output, start=start, end=end,
                            duration=duration, interval=interval, overrides=overrides,
                            speed=speed, abort_on_fail=abort_on_fail, package=package)

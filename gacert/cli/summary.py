@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 import click
 
 from gacert.cli.status import LABELS, status_label
+from gacert.engine.results import STATUSES
 from gacert.formatting import format_value
 from gacert.policy.variables import format_param
 from gacert.redact import printable
+from gacert.report.reportdata import coverage_detail, coverage_text, override_origin
 from gacert.timestamps import format_timestamp
 
-# Types only: each command imports the stages it runs, and no more (importing the
-# package writer for `gacert run` before its queries go out would delay them).
+# Types only: each command imports the stages it runs, and no more.
 if TYPE_CHECKING:
     from gacert.document import CheckDocument, NotificationDocument, ResultsDocument
     from gacert.engine.plan import Plan
@@ -66,10 +67,17 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
         for check in doc["checks"]:
             _print_check(check, verbose)
     summary = doc["summary"]
-    counts = ", ".join(f"{summary[s]} {s.replace('_', ' ')}"
-                       for s in ("pass", "warn", "fail", "no_data", "error") if summary[s])
+    counts = ", ".join(f"{summary.get(s, 0)} {s.replace('_', ' ')}" for s in STATUSES
+                       if summary.get(s, 0))
+    overrides = doc.get("overrides") or []
+    for override in overrides:
+        committed = "none" if override["default"] is None else override["default"]
+        click.secho(_shown(f"override: {override['name']} = {override['value']} (committed "
+                           f"{committed}), {override_origin(override)}"), fg="yellow")
+    flag = f"; {len(overrides)} value{'s' if len(overrides) > 1 else ''} overridden at run " \
+        "time" if overrides else ""
     click.echo(f"verdict: {status_label(doc['status'], 0)} ({_shown(counts)}; "
-               f"{summary['gate']} of {summary['total']} checks gate)")
+               f"{summary['gate']} of {summary['total']} checks gate{flag})")
     print_notifications(doc.get("notifications") or [])
     if not quiet:
         click.echo(f"results: {_shown(result.results_path)}")
@@ -209,13 +217,19 @@ def print_verification(result: Verification, *, quiet: bool) -> None:
 def _print_check(check: CheckDocument, verbose: bool) -> None:
     value = format_value(check["value"], check["unit"], check["precision"])
     gate = "" if check["gate"] else "  (informational)"
-    line = f"  {status_label(check['status'])} {_shown(check['id']):<28} {_shown(value):>16}{gate}"
+    coverage = check.get("coverage")
+    evidence = f"  evidence {coverage_text(check)}" \
+        if coverage is not None and coverage["share"] is not None else ""
+    line = (f"  {status_label(check['status'])} {_shown(check['id']):<28} "
+            f"{_shown(value):>16}{evidence}{gate}")
     click.echo(line)
     if check["status"] not in ("pass",) or verbose:
         click.echo(f"         {_shown(check['reason'])}")
     if verbose:
         # The schema allows a null query (a source without one); runs write "".
         click.echo(f"         query: {_shown(' '.join((check['query'] or '').split()))}")
+        if coverage is not None:
+            click.echo(f"         coverage: {coverage_detail(check)}")
 
 
 def print_plan(policy: Policy, plan: Plan) -> None:
@@ -231,3 +245,7 @@ def print_plan(policy: Policy, plan: Plan) -> None:
         click.echo("\n" + _shown(f"{check.id} [{check.source}; {kind}; series: {check.series}"
                                  f"{'' if check.gate else '; informational'}]"))
         click.echo(f"  {printable(planned.query.text)}")
+        coverage = planned.coverage
+        if coverage is not None:
+            query = f": {printable(coverage.query.text)}" if coverage.query is not None else ""
+            click.echo(f"  coverage {coverage.note}{query}")

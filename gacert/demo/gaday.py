@@ -13,6 +13,11 @@ every random stream is a `random.Random` seeded from the seed and a fixed name.
 The test dataset (`DATASET_START` .. `DATASET_END`, `SCENARIOS`,
 `dataset_faults()`) is one continuous span: a week of clean baseline days,
 so that checks comparing with `offset 7d` have data, then one scenario a day.
+Besides the faults that cross one threshold, some scenarios test the
+evidence itself: a monitoring outage (no sample of any series for hours,
+while the application's counters go on counting), a day whose first half
+holds no data, counters that reset, a division by zero, an empty histogram
+and a histogram born inside the day.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ FAULT_KINDS = (
     "warning_alert",
     "container_restarts",
     "missing_exporter",
+    "monitoring_outage",
+    "counter_reset",
+    "pool_misconfigured",
+    "idle_histogram",
+    "late_histogram",
 )
 
 # How long before a day without exporter its series already stop. An instant
@@ -107,11 +117,23 @@ SeriesRows = Iterator[tuple[str, str, Sequence[Value]]]  # (sample name, labels,
 class Fault:
     """One degradation, confined to `[start, end)` (timezone-aware datetimes).
 
-    `service` applies to availability_dip, error_surge, latency_spike and
-    container_restarts (default dashboard-api); the other kinds ignore it.
+    `service` applies to availability_dip, error_surge, latency_spike,
+    container_restarts, counter_reset and the pool and histogram kinds
+    (default dashboard-api); the other kinds ignore it.
     missing_exporter removes every redis_* sample of each UTC day it touches,
     from `EXPORTER_GAP_LEAD` before the first such day through the end of the
     last one inclusive: a `[24h]` selector evaluated at that end finds nothing.
+
+    The kinds about the evidence itself:
+    - monitoring_outage: no sample of any series is recorded, as when the
+      monitoring system is down; the application's counters go on counting;
+    - counter_reset: at `start`, the counters of the service's first instance
+      (requests, latency histogram, CPU), its WebSocket counters and redis's
+      restart from zero, as when processes restart without a container restart;
+    - pool_misconfigured: the service's DB pool size reads 0 (a division by zero);
+    - idle_histogram: the service makes no DB query (an empty histogram);
+    - late_histogram: the service's DB histogram has no sample before `end`
+      and starts from zero there (a histogram born inside the window).
     """
 
     kind: str
@@ -136,8 +158,12 @@ class Fault:
 
 # --- the test dataset --------------------------------------------------------
 
+# The generator's version, in the cache key of the backfilled data with the
+# source of this module: bump it when the data changes meaning.
+GENERATOR_VERSION = 2
+
 DATASET_START = datetime(2025, 1, 8, tzinfo=UTC)
-DATASET_END = datetime(2025, 1, 25, tzinfo=UTC)
+DATASET_END = datetime(2025, 1, 30, tzinfo=UTC)
 DATASET_SCRAPE_INTERVAL = 60
 DATASET_SEED = 0
 
@@ -151,7 +177,17 @@ SCENARIOS: dict[str, date] = {
     "container_restarts": date(2025, 1, 21),
     "missing_exporter": date(2025, 1, 22),
     "warning_alert": date(2025, 1, 23),
+    # The evidence itself: each must end not-PASS (or PASS: counter_reset) for the
+    # right reason with policies/ga.yaml unchanged.
+    "monitoring_outage": date(2025, 1, 24),
+    "late_start": date(2025, 1, 25),
+    "counter_reset": date(2025, 1, 26),
+    "division_by_zero": date(2025, 1, 27),
+    "empty_histogram": date(2025, 1, 28),
+    "histogram_born": date(2025, 1, 29),
 }
+# The service the evidence scenarios about the database touch.
+EVIDENCE_SERVICE = "automl-pipeline"
 
 # (start, end) of each scenario's fault as times of its day. Faults stay well
 # inside the day so that nothing leaks into a neighbouring day's window. Some
@@ -166,6 +202,8 @@ _FAULT_HOURS: dict[str, tuple[time, time]] = {
     "critical_alert": (time(6), time(6, 15)),
     "container_restarts": (time(6), time(6, 30)),
     "warning_alert": (time(6), time(6, 30)),
+    # Six hours without monitoring in the middle of the day.
+    "monitoring_outage": (time(9), time(15)),
 }
 
 
@@ -175,11 +213,34 @@ def scenario_window(name: str) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def _evidence_fault(name: str) -> Fault | None:
+    """The fault of a scenario about the evidence itself, None for the others."""
+    day_start, day_end = scenario_window(name)
+    # Through the day's end inclusive: a `[24h]` range evaluated at that end holds it.
+    through_end = day_end + timedelta(seconds=1)
+    noon = day_start + timedelta(hours=12)
+    faults = {
+        # No lead: the lookback of the first points of the window still finds the
+        # day before, as it would after a real outage; the gap starts minutes later.
+        "late_start": Fault("monitoring_outage", day_start, noon),
+        "counter_reset": Fault("counter_reset", noon, through_end),
+        "division_by_zero": Fault("pool_misconfigured", day_start, through_end,
+                                  EVIDENCE_SERVICE),
+        "empty_histogram": Fault("idle_histogram", day_start, through_end, EVIDENCE_SERVICE),
+        "histogram_born": Fault("late_histogram", day_start - EXPORTER_GAP_LEAD, noon,
+                                EVIDENCE_SERVICE),
+    }
+    return faults.get(name)
+
+
 def dataset_faults() -> tuple[Fault, ...]:
     """The faults of the test dataset, one scenario per day."""
     faults = []
     for name, day in SCENARIOS.items():
-        if name == "missing_exporter":
+        evidence = _evidence_fault(name)
+        if evidence is not None:
+            faults.append(evidence)
+        elif name == "missing_exporter":
             day_start, day_end = scenario_window(name)
             faults.append(Fault(name, day_start, day_end))
         elif name in _FAULT_HOURS:
@@ -245,6 +306,22 @@ class _Model:
             present[first:stop] = [False] * (stop - first)
         return present
 
+    def recorded(self) -> list[bool]:
+        """Per timestamp: does monitoring record samples (no outage)?"""
+        return [not down for down in self.mask("monitoring_outage")]
+
+    def restarts(self, kind: str, service: str | None = None) -> list[int]:
+        """Indexes at which counters restart from zero: at the start of each
+        counter_reset fault (on `service`, or any), at the end of a late_histogram."""
+        found = []
+        for fault in self.faults:
+            if fault.kind == kind and (service is None or fault.target == service):
+                moment = fault.end if kind == "late_histogram" else fault.start
+                first, _ = self.indexes(moment, moment)
+                if first < self.count:
+                    found.append(first)
+        return found
+
     def indexes(self, start: datetime, end: datetime) -> tuple[int, int]:
         """Indexes of the timestamps in [start, end)."""
 
@@ -290,8 +367,14 @@ def _share(counts: Sequence[int], shares: Sequence[float], rng: random.Random) -
     return parts
 
 
-def _counter(increments: Sequence[float], digits: int | None = None) -> list[Value]:
-    totals = accumulate(increments)
+def _counter(increments: Sequence[float], digits: int | None = None,
+             restarts: Sequence[int] = ()) -> list[Value]:
+    """Running totals of `increments`, starting again from zero at each index of
+    `restarts` (a process restart: the counter resets)."""
+    totals: list[float] = []
+    for begin, stop in zip([0, *sorted(restarts)], [*sorted(restarts), len(increments)],
+                           strict=True):
+        totals += accumulate(increments[begin:stop])
     if digits is None:
         return list(totals)
     return [round(total, digits) for total in totals]
@@ -315,6 +398,7 @@ def _histogram(
     bounds: Sequence[float],
     shares_at: Callable[[int], Sequence[float]],
     rng: random.Random,
+    restarts: Sequence[int] = (),
 ) -> SeriesRows:
     """Cumulative `_bucket`, `_sum`, `_count` series of one label set.
 
@@ -340,9 +424,9 @@ def _histogram(
         sums[i] = total
     for edge, increments in zip(edges, per_bucket, strict=True):
         le = "+Inf" if edge == math.inf else repr(edge)
-        yield f"{name}_bucket", f'{labels},le="{le}"', _counter(increments)
-    yield f"{name}_sum", labels, _counter(sums, 3)
-    yield f"{name}_count", labels, _counter(counts)
+        yield f"{name}_bucket", f'{labels},le="{le}"', _counter(increments, None, restarts)
+    yield f"{name}_sum", labels, _counter(sums, 3, restarts)
+    yield f"{name}_count", labels, _counter(counts, None, restarts)
 
 
 # --- metric families, in output order -----------------------------------------
@@ -352,6 +436,11 @@ def _instances() -> Iterator[tuple[ServiceProfile, int, str]]:
     for profile in PROFILES:
         for index in range(REPLICAS):
             yield profile, index, f'job="{JOB}",service="{profile.name}"'
+
+
+def _process_restarts(model: _Model, profile: ServiceProfile, index: int) -> list[int]:
+    """Where the counters of one instance's process restart (its first instance only)."""
+    return model.restarts("counter_reset", profile.name) if index == 0 else []
 
 
 def _instance_label(profile: ServiceProfile, index: int) -> str:
@@ -377,6 +466,7 @@ def _http_requests(model: _Model) -> SeriesRows:
         requests = model.requests(profile, index)
         surge = model.mask("error_surge", profile.name)
         served = list(requests)  # what is left to answer 200
+        restarts = _process_restarts(model, profile, index)
         for status, share in STATUS_SHARES:
             shares = [ERROR_SURGE_503_SHARE if status == "503" and on else share for on in surge]
             rng = model.rng("status", profile.name, str(index), status)
@@ -385,9 +475,9 @@ def _http_requests(model: _Model) -> SeriesRows:
             ]
             served = [left - p for left, p in zip(served, part, strict=True)]
             row_labels = f'{labels},{_instance_label(profile, index)},status="{status}"'
-            yield "http_requests_total", row_labels, _counter(part)
+            yield "http_requests_total", row_labels, _counter(part, None, restarts)
         ok_labels = f'{labels},{_instance_label(profile, index)},status="200"'
-        yield "http_requests_total", ok_labels, _counter(served)
+        yield "http_requests_total", ok_labels, _counter(served, None, restarts)
 
 
 def _latency_shares(spike: Sequence[bool]) -> Callable[[int], Sequence[float]]:
@@ -403,6 +493,7 @@ def _http_latency(model: _Model) -> SeriesRows:
             bounds=LATENCY_BUCKETS,
             shares_at=_latency_shares(model.mask("latency_spike", profile.name)),
             rng=model.rng("latency", profile.name, str(index)),
+            restarts=_process_restarts(model, profile, index),
         )
 
 
@@ -420,7 +511,8 @@ def _process_cpu(model: _Model) -> SeriesRows:
         yield (
             "process_cpu_seconds_total",
             row_labels,
-            _counter(_cpu_increments(model, profile, index), 3),
+            _counter(_cpu_increments(model, profile, index), 3,
+                     _process_restarts(model, profile, index)),
         )
 
 
@@ -439,14 +531,21 @@ def _process_memory(model: _Model) -> SeriesRows:
 
 def _db_latency(model: _Model) -> SeriesRows:
     for profile in PROFILES:
-        yield from _histogram(
+        idle = model.mask("idle_histogram", profile.name)
+        queries = model.volume(profile.db_qps, "db", profile.name)
+        unborn = model.mask("late_histogram", profile.name)
+        rows = _histogram(
             "db_query_duration_seconds",
             f'job="{JOB}",service="{profile.name}"',
-            model.volume(profile.db_qps, "db", profile.name),
+            [0 if off else n for n, off in zip(queries, idle, strict=True)],
             bounds=DB_BUCKETS,
             shares_at=lambda _i: DB_NORMAL,
             rng=model.rng("db-latency", profile.name),
+            restarts=model.restarts("late_histogram", profile.name),
         )
+        for name, labels, values in rows:
+            yield name, labels, [None if gone else v for v, gone in zip(values, unborn,
+                                                                         strict=True)]
 
 
 def _db_pool_in_use(model: _Model) -> SeriesRows:
@@ -462,7 +561,8 @@ def _db_pool_in_use(model: _Model) -> SeriesRows:
 def _db_pool_max(model: _Model) -> SeriesRows:
     for profile in PROFILES:
         labels = f'job="{JOB}",service="{profile.name}"'
-        yield "db_pool_connections_max", labels, [50] * model.count
+        broken = model.mask("pool_misconfigured", profile.name)
+        yield "db_pool_connections_max", labels, [0 if off else 50 for off in broken]
 
 
 def _redis_rows(model: _Model, values: Sequence[Value]) -> list[Value]:
@@ -482,7 +582,7 @@ def _redis_hits(model: _Model) -> SeriesRows:
     yield (
         "redis_keyspace_hits_total",
         f'instance="{REDIS_INSTANCE}"',
-        _redis_rows(model, _counter(hits)),
+        _redis_rows(model, _counter(hits, None, model.restarts("counter_reset"))),
     )
 
 
@@ -491,7 +591,7 @@ def _redis_misses(model: _Model) -> SeriesRows:
     yield (
         "redis_keyspace_misses_total",
         f'instance="{REDIS_INSTANCE}"',
-        _redis_rows(model, _counter(misses)),
+        _redis_rows(model, _counter(misses, None, model.restarts("counter_reset"))),
     )
 
 
@@ -546,14 +646,16 @@ def _ws_attempts(model: _Model) -> SeriesRows:
     for profile in PROFILES:
         attempts, _ = _ws_attempts_and_successes(model, profile)
         labels = f'job="{JOB}",service="{profile.name}"'
-        yield "websocket_reconnect_attempts_total", labels, _counter(attempts)
+        restarts = model.restarts("counter_reset", profile.name)
+        yield "websocket_reconnect_attempts_total", labels, _counter(attempts, None, restarts)
 
 
 def _ws_successes(model: _Model) -> SeriesRows:
     for profile in PROFILES:
         _, successes = _ws_attempts_and_successes(model, profile)
         labels = f'job="{JOB}",service="{profile.name}"'
-        yield "websocket_reconnect_success_total", labels, _counter(successes)
+        restarts = model.restarts("counter_reset", profile.name)
+        yield "websocket_reconnect_success_total", labels, _counter(successes, None, restarts)
 
 
 def _deployment(name: str) -> Callable[[_Model], SeriesRows]:
@@ -670,13 +772,16 @@ def write_openmetrics(
         raise ValueError(f"end ({end}) must be after start ({start})")
     count = (last - first + scrape_interval - 1) // scrape_interval
     model = _Model(first, scrape_interval, count, faults, seed)
-    stamps = [str(t) for t in model.times]
+    # No sample at all while monitoring is down: those timestamps are skipped.
+    stamps = [str(t) if on else None for t, on in zip(model.times, model.recorded(), strict=True)]
     for family, kind, help_text, rows in FAMILIES:
         header = f"# HELP {family} {help_text}\n# TYPE {family} {kind}\n"
         for sample_name, labels, values in rows(model):
             prefix = f"{sample_name}{{{labels}}} "
             lines = [
-                f"{prefix}{v} {t}\n" for v, t in zip(values, stamps, strict=True) if v is not None
+                f"{prefix}{v} {t}\n"
+                for v, t in zip(values, stamps, strict=True)
+                if v is not None and t is not None
             ]
             if lines:
                 out.write(header)

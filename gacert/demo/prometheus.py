@@ -85,8 +85,9 @@ def cache_root() -> Path:
 def dataset_key(
     start: datetime, end: datetime, faults: Sequence[gaday.Fault], scrape_interval: int, seed: int
 ) -> str:
-    """A hash of the generator's source and arguments: equal keys, equal data."""
-    digest = hashlib.sha256(Path(gaday.__file__).read_bytes())
+    """A hash of the generator's version, source and arguments: equal keys, equal data."""
+    digest = hashlib.sha256(f"gaday {gaday.GENERATOR_VERSION}\n".encode())
+    digest.update(Path(gaday.__file__).read_bytes())
     arguments = (
         start.isoformat(),
         end.isoformat(),

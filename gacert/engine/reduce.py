@@ -10,8 +10,7 @@ keeps the samples; the caller decides which series keep them.
 Each measure is a C-level builtin over the whole array (`max`, `min`, `sum`,
 slices, `bisect`), not a Python loop per sample: a fleet of 2,000 series of
 1,441 samples reduces in a fraction of a second. A measure of a series that
-another part needs (how much of the window it covers, say) joins
-`SeriesSummary` and is computed here, in the same pass.
+another part needs joins `SeriesSummary` and is computed here, in the same pass.
 """
 
 from __future__ import annotations
@@ -88,16 +87,29 @@ def reduce_series(series: Series, over_time: str | None,
     """The value, summary and (given buckets) trace of one series."""
     times, values = series.times, series.values
     clean = _without_nan(values)
-    value = None
-    if clean:
-        value = clean[-1] if over_time is None else REDUCERS[over_time](clean)
-    summary = SeriesSummary(
+    return Reduced(_value(values, clean, over_time), SeriesSummary(
         samples=len(values), values=len(clean),
         first=times[0] if times else None, last=times[-1] if times else None,
         low=min(clean) if clean else None, high=max(clean) if clean else None,
-        gap=_largest_gap(times))
-    trace = None if buckets is None else _trace(times, values, clean is values, buckets)
-    return Reduced(value, summary, trace)
+        gap=_largest_gap(times)),
+        None if buckets is None else _trace(times, values, clean is values, buckets))
+
+
+def _value(values: array[float], clean: array[float], over_time: str | None) -> float | None:
+    """An instant series' value is its last sample (NaN too); a range series' is the
+    reduction of its samples that are numbers, or an infinity when any sample is one
+    (a NaN sample is a moment without evidence: a series of NaN only has no value)."""
+    if not values:
+        return None
+    if over_time is None:
+        return values[-1]
+    if not clean:
+        return None
+    if not math.isfinite(sum(clean)):  # an infinite sample (or a sum that overflows)
+        infinite = next((v for v in clean if math.isinf(v)), None)
+        if infinite is not None:
+            return infinite
+    return REDUCERS[over_time](clean)
 
 
 def _without_nan(values: array[float]) -> array[float]:

@@ -40,8 +40,12 @@ from gacert.errors import OutputError
 from gacert.formatting import document_number
 from gacert.model import (
     CheckResult,
+    Coverage,
+    CoverageRule,
     Fetched,
+    Gap,
     Outcome,
+    Override,
     ParamValue,
     Policy,
     RunResult,
@@ -124,6 +128,7 @@ class StoredEvidence:
         except (KeyError, TypeError, ValueError) as exc:
             raise OutputError(f"not a gacert results document: {exc}") from None
         self.status: Verdict = document["status"]
+        self.overrides: list[Mapping[str, Any]] = list(document.get("overrides") or ())
 
     def why_not(self, planned: PlannedCheck, source_type: str,
                 params: Mapping[str, ParamValue]) -> str | None:
@@ -167,6 +172,25 @@ class StoredEvidence:
                           evidence=stored.get("evidence") or {})
         return Outcome(fetched, None, seconds)
 
+    def coverage(self, check_id: str, rule: CoverageRule | None) -> Coverage | None:
+        """How much of the window the stored evidence covers, as the run measured it,
+        judged by `rule` (the check's as the policy is now); None in results written
+        before coverage was measured."""
+        stored = self.checks[check_id].get("coverage")
+        if stored is None:
+            return None
+        start = _seconds(stored["start"])
+        return Coverage(
+            stored["method"], stored["note"], start, _seconds(stored["end"]), stored["share"],
+            tuple(Gap(_seconds(g["start"]), _seconds(g["end"])) for g in stored["gaps"]),
+            stored["gap_count"], rule if stored["method"] != "none" else None, stored["query"],
+            whole_window=start <= self.window.start.timestamp())
+
+    def setting_overrides(self) -> tuple[Override, ...]:
+        """The source settings the run took from the environment: the evidence's origin."""
+        return tuple(Override(o["name"], "setting", o["default"], o["value"], o["origin"])
+                     for o in self.overrides if o["kind"] == "setting")
+
     def judging(self, check_id: str, names: set[str]) -> Judging:
         stored = self.checks[check_id]
         return Judging(stored["rules"], {n: self.params.get(n) for n in sorted(names)},
@@ -195,8 +219,8 @@ def _is_source_error(stored: Mapping[str, Any]) -> bool:
 
 
 def _one_point(at: float, value: float | None) -> tuple[tuple[float, float], ...]:
-    # NaN is dropped as the evaluator drops NaN samples: a value NaN is no value.
-    return () if value is None or math.isnan(value) else ((at, value),)
+    # A NaN or infinite value is kept: the evaluator judges it an error, as the run did.
+    return () if value is None else ((at, value),)
 
 
 def _numbers(value: Any) -> Any:
@@ -223,7 +247,8 @@ def judge_stored(planned: PlannedCheck, evidence: StoredEvidence, policy: Policy
     # then put back the check's mode and what the run kept of each series (its
     # summary, and the points and trace of the worst) and of the others (the band).
     result = evaluate_check(replace(check, mode="instant", over_time=None),
-                            planned.query.text, evidence.outcome(check.id), params)
+                            planned.query.text, evidence.outcome(check.id), params,
+                            evidence.coverage(check.id, check.coverage))
     if check.mode != "range":
         return replace(result, mode=check.mode, over_time=check.over_time)
     stored = evidence.checks[check.id]
@@ -242,9 +267,22 @@ def regrade(document: Mapping[str, Any], policy: Policy,
     checks = tuple(judge_stored(p, evidence, policy, params) for p in plan.checks)
     run = RunResult(status=verdict(checks), policy=policy, window=evidence.window,
                     params=dict(params), sources=_sources(document),
-                    timings=_timings(document), checks=checks)
+                    timings=_timings(document), checks=checks,
+                    overrides=(*evidence.setting_overrides(), *_param_overrides(policy, params)))
     changes = _changes(evidence, policy, plan.checks, checks, params)
     return Regraded(run, changes, evidence.status)
+
+
+def _param_overrides(policy: Policy, params: Mapping[str, ParamValue]) -> tuple[Override, ...]:
+    """The params a re-grade judged with other values than the policy's defaults: they
+    came from its --set."""
+    return tuple(Override(name, "param", policy.params[name].default, value, "command line")
+                 for name, value in params.items()
+                 if name in policy.params and value != policy.params[name].default)
+
+
+def _seconds(timestamp: str) -> float:
+    return parse_timestamp(timestamp, "results coverage").timestamp()
 
 
 def _sources(document: Mapping[str, Any]) -> tuple[SourceInfo, ...]:

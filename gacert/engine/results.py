@@ -10,6 +10,7 @@ import json
 import math
 from array import array
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, cast, overload
@@ -19,8 +20,11 @@ import msgspec
 from gacert import __version__
 from gacert.document import (
     CheckDocument,
+    CoverageDocument,
     GaDayDocument,
+    GapDocument,
     JsonNumber,
+    OverrideDocument,
     ResultsDocument,
     SeriesDocument,
     SloDocument,
@@ -33,6 +37,9 @@ from gacert.formatting import document_number
 from gacert.fsutil import open_regular, write_atomic
 from gacert.model import (
     CheckResult,
+    Coverage,
+    Gap,
+    Override,
     ReportSection,
     RunResult,
     SeriesResult,
@@ -49,18 +56,19 @@ if TYPE_CHECKING:
 
 RESULTS_SCHEMA_VERSION = 1
 EXIT_CODES: dict[Verdict, int] = {"pass": 0, "warn": 0, "fail": 1, "error": 3}
-STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "no_data", "error")
+STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "no_data", "insufficient", "error")
 
 
 def verdict(checks: tuple[CheckResult, ...]) -> Verdict:
     """The overall status from gate checks: fail > error > warn > pass.
 
-    A gate check without data counts as a failure: a certification cannot
-    rest on evidence that is missing. A definite failure outranks an error,
-    because it is already known that the release did not hold its levels.
+    A gate check without data, or whose evidence does not cover enough of the
+    window, counts as a failure: a certification cannot rest on evidence that
+    is missing. A definite failure outranks an error, because it is already
+    known that the release did not hold its levels.
     """
     gates = {c.status for c in checks if c.gate}
-    if gates & {"fail", "no_data"}:
+    if gates & {"fail", "no_data", "insufficient"}:
         return "fail"
     if "error" in gates:
         return "error"
@@ -100,8 +108,12 @@ def to_document(run: RunResult) -> ResultsDocument:
         "window": {"start": format_timestamp(run.window.start),
                    "end": format_timestamp(run.window.end),
                    "duration_seconds": run.window.duration_seconds,
-                   "step_seconds": run.window.step_seconds},
+                   "step_seconds": run.window.step_seconds,
+                   "coverage": {"min": policy.window.coverage.min_share,
+                                "max_gap_seconds": policy.window.coverage.max_gap_seconds,
+                                "reference": policy.window.coverage_reference}},
         "params": dict(run.params),
+        "overrides": [override_document(o) for o in run.overrides],
         "sources": [{"id": s.id, "type": s.type, "endpoint": s.endpoint} for s in run.sources],
         "timings": {"started_at": run.timings.started_at,
                     "finished_at": run.timings.finished_at,
@@ -134,8 +146,49 @@ def slo_document(slo: Slo | None) -> SloDocument | None:
     return None if slo is None else {"objective": slo.objective, "value": slo.value}
 
 
+def override_document(override: Override) -> OverrideDocument:
+    return {"name": override.name, "kind": override.kind, "default": override.default,
+            "value": override.value, "origin": override.origin}
+
+
+def coverage_document(coverage: Coverage) -> CoverageDocument:
+    rule = coverage.rule
+    largest = coverage.largest_gap
+    return {
+        "method": coverage.method, "note": coverage.note,
+        "start": _moment(coverage.start), "end": _moment(coverage.end),
+        "share": None if coverage.share is None else round(coverage.share, 6),
+        "largest_gap": _gap_document(largest) if largest is not None else None,
+        "gaps": [_gap_document(g) for g in coverage.gaps], "gap_count": coverage.gap_count,
+        "min": rule.min_share if rule else None,
+        "max_gap_seconds": rule.max_gap_seconds if rule else None,
+        "sufficient": coverage.sufficient, "query": coverage.query,
+    }
+
+
+def _gap_document(gap: Gap) -> GapDocument:
+    return {"start": _moment(gap.start), "end": _moment(gap.end),
+            "seconds": round(gap.seconds, 3)}
+
+
+def _moment(seconds: float) -> str:
+    return format_timestamp(datetime.fromtimestamp(seconds, UTC))
+
+
 def _check_document(check: CheckResult) -> CheckDocument:
-    document: CheckDocument = {
+    document = _check_fields(check)
+    if check.coverage is not None:
+        document["coverage"] = coverage_document(check.coverage)
+    # Range checks: how many series keep their points, and the band of the others.
+    if check.keep_points is not None:
+        document["keep_points"] = check.keep_points
+    if check.band is not None:
+        document["band"] = trace_document(check.band)
+    return document
+
+
+def _check_fields(check: CheckResult) -> CheckDocument:
+    return {
         "id": check.id, "title": check.title, "description": check.description,
         "section": check.section, "source": check.source, "gate": check.gate,
         "tags": list(check.tags), "status": check.status, "value": json_number(check.value),
@@ -154,12 +207,6 @@ def _check_document(check: CheckResult) -> CheckDocument:
         "evidence": _json_safe(check.evidence),
         "line": check.line,
     }
-    # Range checks: how many series keep their points, and the band of the others.
-    if check.keep_points is not None:
-        document["keep_points"] = check.keep_points
-    if check.band is not None:
-        document["band"] = trace_document(check.band)
-    return document
 
 
 def _json_safe(value: Any) -> Any:

@@ -1,4 +1,9 @@
-"""The evaluation window and the Grafana-style variables queries may use."""
+"""The evaluation window and the Grafana-style variables queries may use.
+
+A window must lie in the past: evidence of what has not happened yet does
+not exist, and a window that ends later than now (beyond CLOCK_SKEW_SECONDS,
+for clocks that disagree a little) is a usage error, never a quiet no_data.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 from gacert.durations import DURATION_HINT, parse_duration
 from gacert.errors import UsageError
+from gacert.formatting import format_span
 from gacert.model import Window
 from gacert.timestamps import parse_timestamp
 
 # Prometheus refuses range queries of more than 11,000 points per series.
 MAX_POINTS = 11_000
-
-
+# How far past our clock a window may end: the source's clock may be ahead of ours.
+CLOCK_SKEW_SECONDS = 60
 
 
 
@@ -67,9 +73,23 @@ def _resolve(start: str | None, end: str | None, duration: str | None,
     if finish <= begin:
         raise UsageError(f"the window ends ({finish:%Y-%m-%dT%H:%M:%SZ}) before it starts "
                          f"({begin:%Y-%m-%dT%H:%M:%SZ})")
+    _refuse_the_future(finish, now, start_alone=bool(start) and not end and not duration)
     seconds = (finish - begin).total_seconds()
     # Keep range queries under Prometheus's point limit by coarsening the step.
     step = max(step_seconds, math.ceil(seconds / (MAX_POINTS - 1)))
     return Window(begin, finish, float(step), scrape_interval_seconds)
+
+
+def _refuse_the_future(finish: datetime, now: datetime, *, start_alone: bool) -> None:
+    ahead = (finish - now).total_seconds()
+    if ahead <= CLOCK_SKEW_SECONDS:
+        return
+    message = (f"the window ends at {finish:%Y-%m-%dT%H:%M:%SZ}, {format_span(ahead)} after "
+               f"now ({now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}): no evidence of it exists yet "
+               f"(a window may end at most {CLOCK_SKEW_SECONDS} s after now)")
+    if start_alone:
+        message += ("; --start alone means --start plus the policy's window.duration: give "
+                    "--end too, or --duration")
+    raise UsageError(message)
 
 

@@ -319,9 +319,13 @@ def certification_metadata(document: ResultsDocument, files: Sequence[PackageFil
     `generated_at` is when the results were produced (not when they were
     rendered), so that the same results always give the same package.
     `manifest_sha256` is the SHA-256 of the manifest lines of every file
-    listed here: MANIFEST.sha256 without the line of this file.
+    listed here: MANIFEST.sha256 without the line of this file. `overrides`
+    counts the values the run used instead of the committed policy's (listed
+    under `overridden`), so that a package made with them is never taken for
+    one made from policy.yaml alone.
     """
     policy, window = document["policy"], document["window"]
+    overrides = document.get("overrides") or []
     return {
         "gacert_version": __version__,
         "results_gacert_version": document.get("gacert_version"),
@@ -333,6 +337,9 @@ def certification_metadata(document: ResultsDocument, files: Sequence[PackageFil
         "generated_at": document["timings"]["finished_at"],
         "verdict": document["status"],
         "certification": CERTIFICATION[document["status"]],
+        "overrides": len(overrides),
+        "overridden": [{"name": o["name"], "kind": o["kind"], "committed": o["default"],
+                        "used": o["value"], "origin": o["origin"]} for o in overrides],
         "summary": document.get("summary"),
         "pdf": {"written": pdf.written, "engine": pdf.engine, "reason": pdf.reason or None},
         "files": [{"path": f.name, "size": f.size, "sha256": f.sha256} for f in files],

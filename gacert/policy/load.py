@@ -24,12 +24,15 @@ from gacert.durations import parse_duration
 from gacert.errors import PolicyError, Problem
 from gacert.fsutil import read_regular
 from gacert.model import (
+    DEFAULT_COVERAGE,
+    DEFAULT_COVERAGE_REFERENCE,
     DEFAULT_KEEP_POINTS,
     DEFAULT_SCRAPE_INTERVAL,
     DEFAULT_STEP,
     DEFAULT_WINDOW,
     OTHER_SECTION_ID,
     Check,
+    CoverageRule,
     Notify,
     NotifyTarget,
     Param,
@@ -198,8 +201,9 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
     sections_data = data.get("report", {}).get("sections", [])
     section_of = {cid: s["id"] for s in sections_data for cid in s["checks"]}
     keep_points = data.get("report", {}).get("keep_points", DEFAULT_KEEP_POINTS)
+    coverage = _coverage_rule(window.get("coverage", {}), DEFAULT_COVERAGE)
     checks = tuple(_build_check(c, section_of.get(c["id"], OTHER_SECTION_ID), rules[i],
-                                doc.position(("checks", i))[0], keep_points)
+                                doc.position(("checks", i))[0], coverage, keep_points)
                    for i, c in enumerate(data["checks"]))
     sections = [Section(s["id"], s.get("title", s["id"]), s.get("description", ""),
                         tuple(s["checks"])) for s in sections_data]
@@ -214,7 +218,10 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
             duration_seconds=parse_duration(window.get("duration", DEFAULT_WINDOW)),
             step_seconds=parse_duration(window.get("step", DEFAULT_STEP)),
             scrape_interval_seconds=parse_duration(
-                window.get("scrape_interval", DEFAULT_SCRAPE_INTERVAL))),
+                window.get("scrape_interval", DEFAULT_SCRAPE_INTERVAL)),
+            coverage=coverage,
+            coverage_reference=window.get("coverage", {}).get(
+                "reference", DEFAULT_COVERAGE_REFERENCE)),
         params={name: _build_param(name, value)
                 for name, value in data.get("params", {}).items()},
         sources={sid: SourceSpec(sid, s["type"], s) for sid, s in data["sources"].items()},
@@ -260,8 +267,16 @@ def _build_param(name: str, value: Any) -> Param:
     return Param(name, value)
 
 
+def _coverage_rule(data: Mapping[str, Any], default: CoverageRule) -> CoverageRule:
+    """A `coverage` mapping as a rule; keys it leaves out keep `default`'s values."""
+    return CoverageRule(
+        min_share=float(data.get("min", default.min_share)),
+        max_gap_seconds=parse_duration(data["max_gap"]) if "max_gap" in data
+        else default.max_gap_seconds)
+
+
 def _build_check(data: Mapping[str, Any], section: str, rules: Rules, line: int,
-                 keep_points: int) -> Check:
+                 coverage: CoverageRule, keep_points: int) -> Check:
     return Check(
         id=data["id"], title=data.get("title", data["id"]),
         description=data.get("description", ""), source=data["source"],
@@ -272,6 +287,8 @@ def _build_check(data: Mapping[str, Any], section: str, rules: Rules, line: int,
         no_data=data.get("no_data", "no_data"), gate=data.get("gate", True),
         tags=tuple(data.get("tags", ())), section=section,
         slo=_build_slo(data.get("slo")), line=line,
+        coverage=None if data.get("coverage") == "none"
+        else _coverage_rule(data.get("coverage", {}), coverage),
         keep_points=data.get("keep_points", keep_points),
     )
 

@@ -43,6 +43,7 @@ from gacert.policy.expressions import (
     unknown_names,
 )
 from gacert.policy.params import closest, env_syntax_errors
+from gacert.policy.paramsafety import default_faults
 from gacert.policy.rulecheck import Locate, Scope, expression_errors, threshold_findings
 from gacert.policy.variables import format_param, query_variable_names, render_query
 from gacert.policy.yamlsource import Located, PathKey
@@ -164,11 +165,26 @@ class MeaningChecker:
 
     def _check_window(self) -> None:
         for name, value in _mapping(self.data.get("window")).items():
-            if self.intact(("window", name)):
+            if name == "coverage":
+                self._check_coverage(("window", name), value)
+            elif self.intact(("window", name)):
                 try:
                     parse_duration(value)
                 except ValueError as exc:
                     self.add(("window", name), str(exc))
+        reference = _mapping(_mapping(self.data.get("window")).get("coverage")).get("reference")
+        here: PathKey = ("window", "coverage", "reference")
+        if isinstance(reference, str) and self.intact(here):
+            self._check_query_variables(here, reference, None)
+
+    def _check_coverage(self, here: PathKey, coverage: Any) -> None:
+        """The schema allows any duration pattern; a zero max_gap is none."""
+        gap = _mapping(coverage).get("max_gap")
+        if isinstance(gap, str) and self.intact((*here, "max_gap")):
+            try:
+                parse_duration(gap)
+            except ValueError as exc:
+                self.add((*here, "max_gap"), str(exc))
 
     def _check_params(self) -> None:
         reserved = set(CHECK_NAMES) | set(WINDOW_VARIABLES) | CONSTANTS.keys() | FUNCTIONS.keys()
@@ -249,12 +265,14 @@ class MeaningChecker:
             source_id = likely_source(source_id, self.sources)
         kind = self.source_types.get(source_id)
         self._check_query_presence(here, check, kind)
+        if "coverage" in check:
+            self._check_coverage((*here, "coverage"), check["coverage"])
         if check.get("mode") != "range" and "over_time" in check \
                 and self.intact((*here, "mode")):
             self.add((*here, "over_time"), "over_time applies to range checks only",
                      hint="add mode: range, or remove over_time")
         if self.usable(here, check, "query"):
-            self._check_query_variables(here, check["query"], source_id)
+            self._check_query_variables((*here, "query"), check["query"], source_id)
         measured = frozenset(kind.measurements) if kind else frozenset()
         if measured and self.usable(here, check, "query"):
             self._check_measurement_path(here, check["query"], measured)
@@ -311,19 +329,27 @@ class MeaningChecker:
                      hint=self.hint(root, measured,
                                     f"measurements: {', '.join(sorted(measured))}"))
 
-    def _check_query_variables(self, here: PathKey, query: str, source_id: str) -> None:
+    def _check_query_variables(self, path: PathKey, query: str, source_id: str | None) -> None:
+        """Unknown variables of the query at `path`; a PromQL (or MetricsQL) one is kept
+        to be parsed. `source_id` None: the coverage reference, sent to every source
+        that speaks PromQL."""
         variables = self.param_names | set(WINDOW_VARIABLES)
         unknown = [n for n in query_variable_names(query) if n not in variables]
         for name in unknown:
-            self.add((*here, "query"), f"unknown variable ${name} in query",
+            self.add(path, f"unknown variable ${name} in query",
                      hint=self.hint(name, variables, "params and $__range, $__interval, "
                                                      "$__rate_interval, ..."))
-        if unknown or not self._is_prometheus(source_id):
+        if unknown:
             return
-        if self.sources[source_id].get("dialect") == "metricsql":
-            self.metricsql.append(((*here, "query"), query, source_id))
+        if source_id is None:  # the coverage reference: PromQL if any source speaks it
+            if any(self._is_prometheus(sid) for sid in self.sources):
+                self.queries.append((path, query))
+        elif not self._is_prometheus(source_id):
+            return
+        elif self.sources[source_id].get("dialect") == "metricsql":
+            self.metricsql.append((path, query, source_id))
         else:
-            self.queries.append(((*here, "query"), query))
+            self.queries.append((path, query))
 
     def _compile(self, here: PathKey, rule: str, text: str,
                  measured: frozenset[str]) -> Expression | None:
@@ -351,6 +377,7 @@ class MeaningChecker:
             self.add(self.queries[0][0], "PromQL queries were not parsed: the promql-parser "
                      "package is not installed", severity="warning")
             return
+        defaults = {name: format_param(value) for name, value in self.param_defaults().items()}
         rendered = self._rendered(self.queries)
         results = promql.syntax_errors([text for _, text, _ in rendered])
         for (path, _, query), result in zip(rendered, results, strict=True):
@@ -358,6 +385,16 @@ class MeaningChecker:
                 message, hint = result
                 self.add(path, f"query is not valid PromQL: {message}",
                          hint=hint or self._params_used(query))
+            else:
+                self._check_default_places(path, query, defaults)
+
+    def _check_default_places(self, path: PathKey, query: str,
+                              defaults: Mapping[str, str]) -> None:
+        """Each default must be one value where the query uses it, as a run checks the
+        values it is given (gacert.policy.paramsafety)."""
+        for name, fault in default_faults(query, defaults):
+            self.add(path, f"param {name}'s default {defaults[name]!r} cannot be used "
+                     f"here: {fault}", hint="a param may change a query only as a value")
 
     def _rendered(self, queries: Iterable[tuple[PathKey, str]]
                   ) -> list[tuple[PathKey, str, str]]:

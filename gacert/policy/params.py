@@ -1,4 +1,5 @@
-"""Params (`--set name=value`) and `${VAR:-default}` environment interpolation."""
+"""Params (`--set name=value`) and `${VAR:-default}` environment interpolation, and
+the record of every value a run takes from either instead of the committed policy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from gacert.errors import UsageError
-from gacert.model import Param, ParamValue
+from gacert.model import Override, Param, ParamValue, SourceSpec
+from gacert.redact import REDACTED, is_secret_parameter, redact_url
 
 # `$$` is a literal dollar; `${NAME}` or `${NAME:-default}` reads the environment.
 ENV_REFERENCE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -37,6 +39,68 @@ def resolve_params(params: Mapping[str, Param], overrides: list[str]) -> dict[st
                              + (f"; {hint}" if hint else f" (params: {known})"))
         values[name] = _convert(name, text, params[name].default)
     return values
+
+
+def param_overrides(params: Mapping[str, Param], overrides: list[str]) -> tuple[Override, ...]:
+    """The params `--set` changed (the last value of each), with their committed defaults."""
+    values = resolve_params(params, overrides)
+    named = dict.fromkeys(item.partition("=")[0].strip() for item in overrides)
+    return tuple(Override(name, "param", params[name].default, values[name], "command line")
+                 for name in named)
+
+
+def source_overrides(sources: Mapping[str, SourceSpec],
+                     environ: Mapping[str, str]) -> tuple[Override, ...]:
+    """Every source setting that took a value from the environment, with the value the
+    policy commits (its `${VAR:-default}` default; None for `${VAR}`). Settings whose
+    name says they hold a secret are recorded as REDACTED, urls without credentials."""
+    found: list[Override] = []
+    for spec in sources.values():
+        for path, text in _setting_strings(spec.settings, f"sources.{spec.id}"):
+            used = [m.group("name") for m in ENV_REFERENCE.finditer(text)
+                    if m.group(0) != "$$" and _from_environment(m, environ)]
+            if not used:
+                continue
+            committed = _committed(text)
+            found.append(Override(
+                path, "setting", _shown(path, committed) if committed is not None else None,
+                _shown(path, interpolate_env(text, environ, path)),
+                "environment " + ", ".join(dict.fromkeys(used))))
+    return tuple(found)
+
+
+def _from_environment(match: re.Match[str], environ: Mapping[str, str]) -> bool:
+    """Whether interpolation takes this reference's value from the environment."""
+    name, default = match.group("name"), match.group("default")
+    return name in environ and (bool(environ[name]) or default is None)
+
+
+def _committed(text: str) -> str | None:
+    """The setting as the policy commits it: every reference at its default; None
+    when a reference has none (the policy commits no value)."""
+    if any(m.group(0) != "$$" and m.group("default") is None
+           for m in ENV_REFERENCE.finditer(text)):
+        return None
+    return ENV_REFERENCE.sub(lambda m: "$" if m.group(0) == "$$" else m.group("default"),
+                             text)
+
+
+def _shown(path: str, value: str) -> str:
+    if any(is_secret_parameter(part) for part in path.split(".")[2:]):
+        return REDACTED if value else value
+    return redact_url(value) if "://" in value else value
+
+
+def _setting_strings(value: Any, path: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, Mapping):
+        return [found for key, item in value.items()
+                for found in _setting_strings(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value)
+                for found in _setting_strings(item, f"{path}[{i}]")]
+    return []
 
 
 def _convert(name: str, text: str, default: ParamValue) -> ParamValue:

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 from gacert.policy.params import closest
 
@@ -76,22 +77,39 @@ def syntax_errors(queries: Sequence[str]) -> list[tuple[str, str] | None]:
         return [_syntax_error(module, query) for query in queries]
 
 
+def parse(query: str) -> Any:
+    """The syntax tree of `query` (promql_parser's Expr); ValueError with the reason
+    when it is not PromQL, or when the parser is not installed."""
+    module = parser()
+    if module is None:
+        raise ValueError("the promql-parser package is not installed")
+    with _stderr_silenced():
+        tree, fault = _parsed(module, query)
+    if fault is not None:
+        raise ValueError(fault)
+    return tree
+
+
 def _syntax_error(module: ModuleType, query: str) -> tuple[str, str] | None:
+    _, fault = _parsed(module, query)
+    return None if fault is None else (fault, _hint(fault))
+
+
+def _parsed(module: ModuleType, query: str) -> tuple[Any, str | None]:
+    """(tree, None), or (None, why the query is not PromQL)."""
     try:
-        module.parse(query)
+        return module.parse(query), None
     except ValueError as exc:
-        message = str(exc).strip() or "invalid query"
-        return message, _hint(message)
+        return None, str(exc).strip() or "invalid query"
     except OverflowError:  # a number too large for the parser's duration type
-        return _OUT_OF_RANGE, ""
+        return None, _OUT_OF_RANGE
     except BaseException as exc:
         if type(exc).__name__ != "PanicException":
             raise  # KeyboardInterrupt, SystemExit, ...
         text = str(exc)
         if "duration" in text.lower():
-            return _OUT_OF_RANGE, ""
-        return f"the PromQL parser failed on this query ({text.strip()[:100]})", ""
-    return None
+            return None, _OUT_OF_RANGE
+        return None, f"the PromQL parser failed on this query ({text.strip()[:100]})"
 
 
 @contextmanager
@@ -112,6 +130,8 @@ def _stderr_silenced() -> Iterator[None]:
 
 
 def _hint(message: str) -> str:
+    if message == _OUT_OF_RANGE:
+        return ""
     unknown = _UNKNOWN_FUNCTION.search(message)
     if unknown:
         return closest(unknown.group(1), FUNCTION_NAMES)

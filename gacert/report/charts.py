@@ -59,6 +59,15 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Band:
+    """A stretch of the window without evidence, drawn as a shaded band."""
+
+    x: float
+    width: float
+    label: str
+
+
+@dataclass(frozen=True)
 class Rule:
     rule: str  # fail, warn, pass
     label: str
@@ -87,6 +96,7 @@ class Chart:
     end: str
     hidden_series: int  # series not drawn as lines (beyond MAX_LINES, or without points)
     empty: bool  # no finite point to draw
+    gaps: tuple[Band, ...] = ()  # where the evidence has gaps (coverage), lines broken there
 
 
 @dataclass(frozen=True)
@@ -163,20 +173,38 @@ def build_chart(check: CheckDocument, buckets: Buckets, t1: float) -> Chart:
               if v is not None]
     t0 = buckets.start
     scale = _Scale(t0, max(t1, t0 + 1), *_value_range(values, [t["value"] for t in limits]))
+    gaps = _gaps(check)
     unit = check.get("unit") or ""
     precision = int(check.get("precision", 2))
     return Chart(
         id=check["id"], title=check.get("title") or check["id"], status=check["status"],
         unit=unit, width=WIDTH, height=HEIGHT, left=LEFT, top=TOP, right=WIDTH - RIGHT,
         bottom=HEIGHT - BOTTOM,
-        lines=tuple(Line(i, _series_label(s), s["status"], _segments(line, scale))
+        lines=tuple(Line(i, _series_label(s), s["status"], _segments(line, scale, gaps))
                     for i, (s, line) in enumerate(zip(drawn, lines, strict=True))),
-        band=_band(band, scale), band_series=len(series) - len(drawn) if band else 0,
+        band=_band_polygons(band, scale),
+        band_series=len(series) - len(drawn) if band else 0,
         rules=tuple(_rule(t, scale, unit, precision) for t in limits
                     if scale.v0 <= t["value"] <= scale.v1),
         x_ticks=_time_ticks(scale), y_ticks=_value_ticks(scale),
         start=_clock(t0, "%Y-%m-%d %H:%M UTC"), end=_clock(t1, "%Y-%m-%d %H:%M UTC"),
-        hidden_series=len(series) - len(drawn), empty=not values)
+        hidden_series=len(series) - len(drawn), empty=not values,
+        gaps=tuple(_band(start, end, scale) for start, end in gaps))
+
+
+def _gaps(check: CheckDocument) -> list[tuple[float, float]]:
+    """The gaps in the evidence of a range check, as recorded by its coverage."""
+    coverage = check.get("coverage")
+    if not coverage or coverage["method"] != "points":
+        return []
+    return [(parse_timestamp(g["start"], "gap.start").timestamp(),
+             parse_timestamp(g["end"], "gap.end").timestamp()) for g in coverage["gaps"]]
+
+
+def _band(start: float, end: float, scale: _Scale) -> Band:
+    x0, x1 = scale.x(max(start, scale.t0)), scale.x(min(end, scale.t1))
+    label = f"no data {_clock(start, '%H:%M')} to {_clock(end, '%H:%M')}"
+    return Band(round(x0, 1), round(max(x1 - x0, 1.0), 1), label)
 
 
 # A series or a band as drawn: (middle of the bucket, lowest, highest), in time
@@ -223,14 +251,20 @@ def _pick(choose: Callable[[float, float], float], a: float | None,
     return b if a is None else a if b is None else choose(a, b)
 
 
-def _segments(line: _Bucketed, scale: _Scale) -> tuple[str, ...]:
+def _segments(line: _Bucketed, scale: _Scale,
+              gaps: Sequence[tuple[float, float]] = ()) -> tuple[str, ...]:
     """Polyline point lists through the lowest and highest value of each bucket (the
-    nearer one first, so that a smooth series draws as a line); gaps split the line."""
+    nearer one first, so that a smooth series draws as a line); a bucket without a
+    value and a gap of the evidence (its coverage) split the line."""
     segments: list[list[tuple[float, float]]] = [[]]
+    previous = -math.inf
     for x, low, high in line:
-        if low is None or high is None:
+        across = any(previous <= start and end <= x for start, end in gaps)
+        previous = x
+        if low is None or high is None or across:
             segments.append([])
-            continue
+            if low is None or high is None:
+                continue
         current = segments[-1]
         ends = (scale.y(low), scale.y(high))
         if current and abs(current[-1][1] - ends[1]) < abs(current[-1][1] - ends[0]):
@@ -239,7 +273,7 @@ def _segments(line: _Bucketed, scale: _Scale) -> tuple[str, ...]:
     return tuple(" ".join(f"{x:.1f},{y:.1f}" for x, y in s) for s in segments if s)
 
 
-def _band(band: _Bucketed, scale: _Scale) -> tuple[str, ...]:
+def _band_polygons(band: _Bucketed, scale: _Scale) -> tuple[str, ...]:
     """Polygon point lists of a band: along the highs, back along the lows; gaps split it."""
     runs: list[list[tuple[float, float, float]]] = [[]]
     for x, low, high in band:

@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
-from gacert.formatting import format_value, labels_text
+from gacert.formatting import format_span, format_value, labels_text
 from gacert.fsutil import open_beneath, open_regular
 from gacert.model import Policy
 from gacert.redact import printable, redact_text
@@ -46,7 +46,8 @@ BUILTIN_PREFIX = "builtin/"
 MAX_TEMPLATE_BYTES = 1024 * 1024
 PACKAGED_TEMPLATES = "templates"  # where a package keeps its policy's own templates
 STATUS_BADGES = {"pass": "✅ PASS", "warn": "⚠️ WARN", "fail": "❌ FAIL",
-                 "no_data": "❔ NO DATA", "error": "💥 ERROR"}
+                 "no_data": "❔ NO DATA", "insufficient": "🕳️ INSUFFICIENT EVIDENCE",
+                 "error": "💥 ERROR"}
 
 # Markdown syntax that data (label values, reasons, error messages) must not
 # carry into a report: emphasis, code, links and images, autolinks and HTML,
@@ -77,6 +78,11 @@ def code_fence(text: Any, info: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{body}\n{fence}"
+
+
+def percent(share: Any) -> str:
+    """A share (0..1) a rule asks for, as written: 0.95 -> `95 %`."""
+    return f"{float(share) * 100:g} %"
 
 
 def hours(seconds: Any) -> str:
@@ -234,6 +240,7 @@ def _cached_environment(overrides: tuple[tuple[str, str], ...], confined: bool,
                          trim_blocks=True, lstrip_blocks=True)
     env.filters.update(value=format_value, cell=markdown_cell, fence=code_fence,
                        labels=labels_text, hours=hours, tagged=reportdata.tagged,
+                       span=format_span, percent=percent,
                        badge=lambda status: STATUS_BADGES.get(status, str(status).upper()))
     env.globals.update(reportdata.TEMPLATE_HELPERS)
     return env
@@ -316,7 +323,7 @@ _CHECK_DEFAULTS: dict[str, Any] = {
     "description": "", "section": None, "source": "", "gate": True, "tags": [], "precision": 2,
     "decided_by": None, "expression": None, "no_data": "no_data", "mode": "instant",
     "over_time": None, "series_reduction": "each", "warnings": [], "duration_seconds": 0.0,
-    "measurements": {}, "evidence": {}, "slo": None,
+    "measurements": {}, "evidence": {}, "slo": None, "coverage": None,
 }
 
 
@@ -327,7 +334,8 @@ def complete(document: ResultsDocument) -> ResultsDocument:
     policy["report_title"] = (policy.get("report_title") or policy["title"]
                               or policy["name"])
     return {
-        "params": {}, "sources": [], "sections": [], **document, "policy": policy,
+        "params": {}, "sources": [], "sections": [], "overrides": [], **document,
+        "policy": policy, "summary": {"insufficient": 0, **document["summary"]},
         "exit_code": document.get("exit_code", {"pass": 0, "warn": 0, "fail": 1}.get(
             document["status"], 3)),
         "timings": {"fetch_seconds": None, **document["timings"]},
@@ -354,7 +362,7 @@ def markdown_context(document: ResultsDocument) -> dict[str, Any]:
     document = complete(document)
     return {"doc": document, "sections": _sections(document),
             "failures": [c for c in document["checks"]
-                         if c["status"] in ("fail", "no_data", "error")]}
+                         if c["status"] in ("fail", "no_data", "insufficient", "error")]}
 
 
 def render_markdown(document: ResultsDocument, templates: Templates | None = None) -> str:

@@ -15,11 +15,14 @@ from typing import Any
 
 from gacert.document import (
     CheckDocument,
+    CoverageDocument,
     JsonNumber,
+    OverrideDocument,
     ResultsDocument,
     SeriesDocument,
     ThresholdDocument,
 )
+from gacert.formatting import format_share, format_span
 from gacert.model import SEVERITY
 
 Check = CheckDocument
@@ -264,6 +267,69 @@ def _clock(unix_seconds: float) -> str:
     return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def coverage_text(check: Check) -> str:
+    """How much of the window a check's evidence covers, for a table cell: `100.0 %`,
+    `75.3 %, gap 5h 56m`, `not measured`, or N/A in results that do not say."""
+    coverage: CoverageDocument | None = check.get("coverage")
+    if coverage is None:
+        return "N/A"
+    if coverage["share"] is None:
+        return "not measured" if coverage["method"] == "none" else "could not be measured"
+    text = format_share(coverage["share"])
+    gap = coverage["largest_gap"]
+    if gap is not None:
+        text += f", gap {format_span(gap['seconds'])}"
+    if coverage["sufficient"] is False:
+        text += " (insufficient)"
+    return text
+
+
+def coverage_detail(check: Check) -> str:
+    """One sentence on a check's coverage, for the evidence part of a report."""
+    coverage: CoverageDocument | None = check.get("coverage")
+    if coverage is None:
+        return "N/A: these results do not record coverage"
+    if coverage["share"] is None:
+        return coverage["note"]
+    text = f"{format_share(coverage['share'])} of {coverage['start']} → {coverage['end']}"
+    gap = coverage["largest_gap"]
+    if gap is not None:
+        count = coverage["gap_count"]
+        text += (f"; largest gap {format_span(gap['seconds'])} from {gap['start']} to "
+                 f"{gap['end']}" + (f" ({count} gaps)" if count > 1 else ""))
+    if coverage["min"] is not None and coverage["max_gap_seconds"] is not None:
+        text += (f"; needs at least {coverage['min'] * 100:g} % and no gap over "
+                 f"{format_span(coverage['max_gap_seconds'])}")
+        text += ": sufficient" if coverage["sufficient"] else ": INSUFFICIENT"
+    return f"{text} ({coverage['note']})"
+
+
+def lowest_coverage(document: ResultsDocument) -> dict[str, Any] | None:
+    """The gate check whose evidence covers the least of the window, with how many
+    checks were measured; None when no check was."""
+    measured = [(c, coverage["share"]) for c in document["checks"]
+                if (coverage := c.get("coverage")) is not None and coverage["share"] is not None]
+    if not measured:
+        return None
+    lowest, _ = min(measured, key=lambda item: (not item[0].get("gate", True), item[1]))
+    return {"check": lowest, "text": coverage_text(lowest), "measured": len(measured),
+            "total": len(document["checks"])}
+
+
+def override_origin(override: OverrideDocument) -> str:
+    """`overridden on the command line`, `set from the environment (PROMETHEUS_URL)`."""
+    origin = override["origin"]
+    if origin == "command line":
+        return "overridden on the command line"
+    return f"set from the environment ({origin.removeprefix('environment ')})"
+
+
+def overridden(document: Mapping[str, Any], name: str) -> OverrideDocument | None:
+    """The override of a param, if the run changed it."""
+    return next((o for o in document.get("overrides") or ()
+                 if o["kind"] == "param" and o["name"] == name), None)
+
+
 TEMPLATE_HELPERS = {
     "worst": worst, "not_passing": not_passing, "range_checks": range_checks,
     "services": services, "tag_counts": tag_counts, "selected": selected,
@@ -271,4 +337,7 @@ TEMPLATE_HELPERS = {
     "measured": measured, "measured_counts": measured_counts,
     "ga_day_sections": ga_day_sections, "watch_trends": watch_trends,
     "worst_series": worst_series,
+    "coverage_text": coverage_text,
+    "coverage_detail": coverage_detail, "lowest_coverage": lowest_coverage,
+    "override_origin": override_origin, "overridden": overridden,
 }

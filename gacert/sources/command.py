@@ -24,7 +24,7 @@ import shlex
 import signal
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from gacert.errors import SourceError
@@ -38,6 +38,9 @@ KILL_GRACE_SECONDS = 1.0
 MAX_OUTPUT = 1024 * 1024
 # Results keep the end of each stream, where errors and summaries usually are.
 EVIDENCE_TAIL_CHARS = 4000
+# A reason quotes the last lines of stderr, at most this much of them.
+DETAIL_LINES = 3
+DETAIL_CHARS = 300
 _SECRET_OPTION = re.compile(r"^(--?[\w-]*(?:password|passwd|token|secret|key)[\w-]*=).+$",
                             re.IGNORECASE)
 
@@ -98,7 +101,7 @@ class CommandSource:
                               f"command prints, but it printed none (exit code "
                               f"{measured.measurements['exit_code']}; stdout "
                               f"{_describe(measured.evidence['stdout'])})")
-        return answer(self._label, query, measured)
+        return replace(answer(self._label, query, measured), detail=failure_detail(measured))
 
     async def aclose(self) -> None:
         self._once.reset()
@@ -249,6 +252,20 @@ def parse_json_output(stdout: str) -> Any:
         with contextlib.suppress(ValueError):
             return json.loads(candidate)
     return None
+
+
+def failure_detail(measured: Measured) -> str:
+    """What a check on this command adds to its reason when it does not pass: the exit
+    code and the last lines of stderr, secrets redacted, bounded."""
+    code = measured.evidence["exit_code"]
+    lines = [line.strip() for line in str(measured.evidence["stderr"]).splitlines()
+             if line.strip()][-DETAIL_LINES:]
+    if not lines:
+        return f"the command exited with code {code} and wrote nothing to stderr"
+    tail = " | ".join(" ".join(_redact_arg(word) for word in line.split()) for line in lines)
+    if len(tail) > DETAIL_CHARS:
+        tail = "..." + tail[-(DETAIL_CHARS - 3):]
+    return f"the command exited with code {code}; its stderr ends: {tail}"
 
 
 def _tail(text: str) -> str:

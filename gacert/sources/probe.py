@@ -74,10 +74,12 @@ class Measured:
 
 
 def answer(label: str, query: Query, measured: Measured) -> Fetched:
-    """The check's value: the measurement its `query` names, as one series."""
+    """The check's value: the measurement its `query` names, as one series; none
+    when the probe measured nothing of it (null, or NaN: no sample to measure), so
+    that the check's no_data setting decides."""
     value = number_at(label, measured.measurements, query.text)
-    series = () if value is None else (Series(labels={}, points=((measured.at.timestamp(),
-                                                                   value),)),)
+    series = () if value is None or math.isnan(value) else (
+        Series(labels={}, points=((measured.at.timestamp(), value),)),)
     warnings = measured.warnings + _stale_window(query, measured.at)
     return Fetched(series=series, warnings=warnings, measurements=measured.measurements,
                    evidence=measured.evidence)
