@@ -64,6 +64,8 @@ sources:
     type: prometheus
     url: ${FLEET_URL}
     timeout: 120s
+    # A day of 2,000 pods is about 95 MB on the wire, over the default cap of 64 MiB.
+    max_response_bytes: 268435456
 checks:
   - id: pod_cpu_busy
     title: Busiest pod CPU share

@@ -32,6 +32,7 @@ from gacert.model import (
     Gap,
     Outcome,
     Query,
+    Series,
     Window,
 )
 from gacert.policy.presence import presence
@@ -108,13 +109,26 @@ def measure_coverage(plan: CoveragePlan, step_seconds: float, outcome: Outcome,
         why = source.error if source is not None else "no answer"
         return Coverage(plan.method, f"could not be measured: {why}", start, end, None, (), 0,
                         plan.rule, query)
-    times = (t for series in source.fetched.series for t, v in series.points
-             if not math.isnan(v))
-    share, gaps = point_coverage(times, start, end, step_seconds)
+    share, gaps = point_coverage(_times_with_values(source.fetched.series), start, end,
+                                 step_seconds)
     longest = sorted(gaps, key=lambda g: g.seconds, reverse=True)[:MAX_GAPS]
     return Coverage(plan.method, plan.note, start, end, share,
                     tuple(sorted(longest, key=lambda g: g.start)), len(gaps), plan.rule, query,
                     whole_window=plan.whole_window)
+
+
+def _times_with_values(series: Iterable[Series]) -> set[float]:
+    """Every time at which some series has a sample that is a number. The arrays of a
+    series without NaN join the set whole, in C: a fleet of 2,000 series of 1,441
+    samples is a set of 1,441 times in a few milliseconds, not 2.9 million steps."""
+    times: set[float] = set()
+    for one in series:
+        values = one.values
+        if math.isnan(sum(values)):  # some samples are NaN (or +Inf meets -Inf): look closer
+            times.update(t for t, v in zip(one.times, values, strict=True) if not math.isnan(v))
+        else:
+            times.update(one.times)
+    return times
 
 
 def point_coverage(times: Iterable[float], start: float, end: float,

@@ -117,11 +117,15 @@ async def iter_body(response: httpx.Response, limits: ResponseLimits) -> AsyncIt
 async def read_body(response: httpx.Response, limits: ResponseLimits) -> bytearray:
     """The whole body of `response`, inflated, within `limits` (see `iter_body`).
 
-    Grown in place: one copy of the body, never a list of chunks joined into a
-    second (a fleet's answer is about 90 MB)."""
+    The chunks are gathered as they come (nothing more is held while the limits
+    are checked), then moved into one buffer, each chunk freed as it is moved:
+    never the chunks and a joined copy of them together (a fleet's answer is
+    about 90 MB)."""
+    chunks = [chunk async for chunk in iter_body(response, limits)]
+    chunks.reverse()
     body = bytearray()
-    async for chunk in iter_body(response, limits):
-        body += chunk
+    while chunks:
+        body += chunks.pop()
     return body
 
 
