@@ -260,12 +260,15 @@ def promql_only_policy(work: Path) -> Path:
 
 
 def curl_config(url: str, policy: Path, start: str, end: str, config: Path) -> int:
-    """A curl config of one request per PromQL check, rendered as gacert renders it."""
+    """A curl config of the requests gacert sends for the policy, rendered as gacert
+    renders them: each check's query, and its coverage query when it has one."""
     _, plan = plan_run(RunOptions(str(policy), "", start=start, end=end,
                                   environ={"PROMETHEUS_URL": url}))
+    queries = [planned.query for planned in plan.checks]
+    queries += [p.coverage.query for p in plan.checks
+                if p.coverage is not None and p.coverage.query is not None]
     lines: list[str] = []
-    for planned in plan.checks:
-        query = planned.query
+    for query in queries:
         if query.mode == "range":
             form = {"query": query.text, "start": str(query.start.timestamp()),
                     "end": str(query.end.timestamp()), "step": str(query.step_seconds)}
@@ -276,7 +279,7 @@ def curl_config(url: str, policy: Path, start: str, end: str, config: Path) -> i
         lines += ["next" if lines else "", f'url = "{endpoint}"',
                   f'data = "{urlencode(form)}"', 'output = "/dev/null"', "fail"]
     config.write_text("\n".join(line for line in lines if line) + "\n")
-    return len(plan.checks)
+    return len(queries)
 
 
 def shipped_policy(work: Path, repeat: int) -> None:
@@ -288,8 +291,8 @@ def shipped_policy(work: Path, repeat: int) -> None:
         env = {"PROMETHEUS_URL": server.url}
         config = work / "curl.conf"
         count = curl_config(server.url, policy, start, end, config)
-        print(f"\n(a) the {count} PromQL checks of policies/ga.yaml over a 24 h window, "
-              f"real Prometheus; median of {repeat}")
+        print(f"\n(a) the PromQL checks of policies/ga.yaml over a 24 h window ({count} "
+              f"queries with their coverage queries), real Prometheus; median of {repeat}")
         curl = measure("curl --parallel (floor)", [
             "curl", "--silent", "--show-error", "--parallel", "--parallel-max", "8",
             "--config", str(config)], repeat)
