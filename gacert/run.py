@@ -45,7 +45,7 @@ from gacert.package.build import (
 from gacert.policy.load import load_policy
 from gacert.policy.params import param_overrides, resolve_params, source_overrides
 from gacert.publish.notify import Notice, alerting, report_link, send
-from gacert.report.render import Templates, check_templates, policy_templates, template_problem
+from gacert.report.render import Templates, policy_templates, template_problem
 from gacert.sources.base import Source
 from gacert.timestamps import format_timestamp
 
@@ -93,7 +93,6 @@ def execute(options: RunOptions,
     started = (datetime.now(UTC), time.perf_counter())
     policy, plan = plan_run(options)
     templates = policy_templates(policy)
-    check_templates(templates)
     package_options = replace(options.package, policy_path=options.policy_path)
     check_options(options.output_dir, package_options)
     environ = os.environ if options.environ is None else options.environ

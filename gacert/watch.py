@@ -47,7 +47,7 @@ from gacert.publish.notify import (
     send,
     target_problems,
 )
-from gacert.report.render import Templates, check_templates, policy_templates, template_problem
+from gacert.report.render import Templates, policy_templates, template_problem
 from gacert.run import evaluate_plan, final_notices
 from gacert.sources.base import Source
 from gacert.sources.window import ProbeRecord, WindowProbe, cycle_settings, cycles
@@ -138,7 +138,6 @@ def prepare(options: WatchOptions) -> _Watch:
     policy = load_policy(options.policy_path, template_problem)
     params = resolve_params(policy.params, list(options.overrides))
     templates = policy_templates(policy)
-    check_templates(templates)
     package_dir = os.path.join(options.output_dir, PACKAGE_DIR)
     check_options(package_dir, replace(options.package, policy_path=options.policy_path))
     files = StateFile(options.output_dir)

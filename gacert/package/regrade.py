@@ -37,7 +37,7 @@ from gacert.package.manifest import MANIFEST_NAME, RESULTS_NAME
 from gacert.package.verify import MAX_KEPT_BYTES, verify_and_read
 from gacert.policy.load import load_policy
 from gacert.policy.params import resolve_params
-from gacert.report.render import check_templates, policy_templates, template_problem
+from gacert.report.render import policy_templates, template_problem
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,6 @@ def execute_regrade(options: RegradeOptions) -> RegradeOutput:
     evidence = read_evidence(options.results)
     policy = load_policy(options.policy_path, template_problem)
     templates = policy_templates(policy)
-    check_templates(templates)
     package_options = replace(options.package, policy_path=options.policy_path)
     check_options(options.output_dir, package_options)
     _refuse_overwriting(options.results, options.output_dir, package_options)

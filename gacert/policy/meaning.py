@@ -481,7 +481,9 @@ class MeaningChecker:
         for kind, path in templates.items():
             here: PathKey = ("report", "templates", kind)
             if self.intact(here) and isinstance(path, str):
-                message = template_problem(kind, os.path.join(base, path),
+                # Resolved as the run resolves it (report.render.templates_beside),
+                # so that validation checks the very file a run renders.
+                message = template_problem(kind, os.path.normpath(os.path.join(base, path)),
                                            self.template_check)
                 if message:
                     self.add(here, message)
