@@ -101,32 +101,42 @@ def check_of(results: dict[str, Any], check_id: str) -> dict[str, Any]:
 def test_a_waived_failing_gate_check_passes_and_every_output_shows_the_waiver(
         prometheus: PrometheusServer, tmp_path: Path) -> None:
     unwaived, results = run_spike(prometheus, write_policy(tmp_path), tmp_path / "plain")
-    assert unwaived.returncode == 1 and results["status"] == "fail"
+    assert unwaived.returncode == 1
+    assert results["status"] == "fail"
 
     out = tmp_path / "waived"
     proc, results = run_spike(prometheus, write_policy(tmp_path, waiver(SOON), "w.yaml"), out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert results["status"] == "pass" and results["exit_code"] == 0
+    assert results["status"] == "pass"
+    assert results["exit_code"] == 0
     check = check_of(results, "p99_latency")
     # The check keeps its real status, value and reason.
-    assert check["status"] == "fail" and check["value"] >= 1000
+    assert check["status"] == "fail"
+    assert check["value"] >= 1000
     assert check["reason"].startswith("p99_latency fail:")
-    assert check["waiver"]["in_force"] is True and check["waiver"]["counts_as"] is None
+    assert check["waiver"]["in_force"] is True
+    assert check["waiver"]["counts_as"] is None
     assert check["waiver"]["approver"] == "sre-lead"
-    assert results["summary"]["waived"] == 1 and results["waivers"]["expired"] == 0
-    assert "waiver: p99_latency waived until" in proc.stdout and "1 waived" in proc.stdout
+    assert results["summary"]["waived"] == 1
+    assert results["waivers"]["expired"] == 0
+    assert "waiver: p99_latency waived until" in proc.stdout
+    assert "1 waived" in proc.stdout
     for report in ("report.md", "GA_DAY_REPORT.md"):
         text = (out / report).read_text()
-        assert "Slow export path, fixed in 2.4.1." in text and "sre-lead" in text, report
+        assert "Slow export path, fixed in 2.4.1." in text, report
+        assert "sre-lead" in text, report
         assert "TARS-1234" in text, report
     assert "Slow export path" in (out / "GA_DAY_REPORT.html").read_text()
     metadata = json.loads((out / "certification_metadata.json").read_text())
-    assert metadata["waived"] == 1 and metadata["waivers"][0]["check"] == "p99_latency"
+    assert metadata["waived"] == 1
+    assert metadata["waivers"][0]["check"] == "p99_latency"
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
-    assert suite is not None and suite.get("failures") == "0"
+    assert suite is not None
+    assert suite.get("failures") == "0"
     case = next(c for c in suite.iter("testcase") if c.get("name") == "p99_latency")
     skipped = case.find("skipped")
-    assert skipped is not None and "approved by sre-lead" in skipped.get("message", "")
+    assert skipped is not None
+    assert "approved by sre-lead" in skipped.get("message", "")
 
 
 @pytest.mark.prometheus
@@ -134,10 +144,13 @@ def test_an_expired_waiver_no_longer_waives_and_validate_warns(
         prometheus: PrometheusServer, tmp_path: Path) -> None:
     policy = write_policy(tmp_path, waiver(PAST))
     proc, results = run_spike(prometheus, policy, tmp_path / "out")
-    assert proc.returncode == 1 and results["status"] == "fail"
+    assert proc.returncode == 1
+    assert results["status"] == "fail"
     check = check_of(results, "p99_latency")
-    assert check["waiver"]["in_force"] is False and check["waiver"]["counts_as"] == "fail"
-    assert results["waivers"]["expired"] == 1 and results["summary"]["waived"] == 0
+    assert check["waiver"]["in_force"] is False
+    assert check["waiver"]["counts_as"] == "fail"
+    assert results["waivers"]["expired"] == 1
+    assert results["summary"]["waived"] == 0
     assert "EXPIRED" in proc.stdout
     assert "EXPIRED" in (tmp_path / "out" / "report.md").read_text()
 
@@ -145,7 +158,8 @@ def test_an_expired_waiver_no_longer_waives_and_validate_warns(
     assert validated.returncode == 0, validated.stdout + validated.stderr
     shown = validated.stdout + validated.stderr
     line = POLICY.count("\n") + 5  # the waiver's `expires:` line
-    assert f"policy.yaml:{line}:" in shown and "warning: waivers[0].expires" in shown
+    assert f"policy.yaml:{line}:" in shown
+    assert "warning: waivers[0].expires" in shown
     assert "expired on 2024-06-30" in shown
     assert gacert("validate", "--strict", str(policy)).returncode != 0
 
@@ -156,16 +170,19 @@ def test_a_series_waiver_waives_only_its_series(prometheus: PrometheusServer,
     right = "    series: {service: dashboard-api}\n"
     proc, results = run_spike(prometheus, write_policy(tmp_path, waiver(SOON, right)),
                               tmp_path / "right")
-    assert proc.returncode == 0 and results["status"] == "pass"
+    assert proc.returncode == 0
+    assert results["status"] == "pass"
     check = check_of(results, "p99_latency")
     waived = [s for s in check["series"] if s.get("waived")]
     assert [s["labels"]["service"] for s in waived] == ["dashboard-api"]
-    assert check["waiver"]["series_waived"] == 1 and check["waiver"]["counts_as"] == "pass"
+    assert check["waiver"]["series_waived"] == 1
+    assert check["waiver"]["counts_as"] == "pass"
 
     other = "    series: {service: no-such-service}\n"
     proc, results = run_spike(prometheus, write_policy(tmp_path, waiver(SOON, other), "o.yaml"),
                               tmp_path / "other")
-    assert proc.returncode == 1 and results["status"] == "fail"
+    assert proc.returncode == 1
+    assert results["status"] == "fail"
     assert check_of(results, "p99_latency")["waiver"]["counts_as"] == "fail"
 
 
@@ -197,7 +214,7 @@ def test_a_waiver_of_an_unknown_check_is_an_error(tmp_path: Path) -> None:
     found = problems(tmp_path, waiver(SOON, check="p99_latncy"))
     assert found == [("error", "waivers[0].check", "waiver of unknown check 'p99_latncy'")]
     _, listed = check_policy_file(str(tmp_path / "policy.yaml"))
-    assert listed[0].hint == "did you mean 'p99_latency'?" or "p99_latency" in listed[0].hint
+    assert listed[0].hint == "did you mean 'p99_latency'?"
 
 
 def test_a_waiver_far_ahead_and_one_of_an_informational_check_are_warnings(
@@ -215,7 +232,9 @@ def test_a_waiver_far_ahead_and_one_of_an_informational_check_are_warnings(
 
 def test_a_waiver_needs_an_expiry_and_a_valid_one(tmp_path: Path) -> None:
     found = problems(tmp_path, "waivers:\n  - {check: p99_latency, reason: r, approver: a}\n")
-    assert found and found[0][0] == "error" and "expires" in found[0][2]
+    assert found
+    assert found[0][0] == "error"
+    assert "expires" in found[0][2]
     found = problems(tmp_path, waiver("next-week"))
     assert found == [("error", "waivers[0].expires", "'next-week' is not a date (2026-01-31) "
                       "or an RFC 3339 time with a time zone (2026-01-31T12:00:00Z)")]
@@ -263,8 +282,10 @@ def test_a_waiver_is_in_force_until_its_expiry_and_not_after(tmp_path: Path) -> 
     values = {"api": 1500.0}
     before = judged(tmp_path, extra, values, datetime(2026, 2, 28, 23, 59, tzinfo=UTC))
     after = judged(tmp_path, extra, values, datetime(2026, 3, 1, tzinfo=UTC))
-    assert before.status == "pass" and before.checks[0].status == "fail"
-    assert after.status == "fail" and after.checks[0].waiver is not None
+    assert before.status == "pass"
+    assert before.checks[0].status == "fail"
+    assert after.status == "fail"
+    assert after.checks[0].waiver is not None
     assert after.checks[0].waiver.in_force is False
 
 
@@ -276,7 +297,8 @@ def test_series_waivers_match_exact_values_and_any_of_a_list(tmp_path: Path) -> 
     both = "    series: [{service: api}, {service: web}]\n"
     run = judged(tmp_path, waiver("2026-02-01", both), values, moment)
     assert run.status == "pass"
-    assert run.checks[0].waiver is not None and run.checks[0].waiver.series_waived == 2
+    assert run.checks[0].waiver is not None
+    assert run.checks[0].waiver.series_waived == 2
     prefix = "    series: {service: ap}\n"  # exact values: no prefix match
     assert judged(tmp_path, waiver("2026-02-01", prefix), values, moment).status == "fail"
 
@@ -305,7 +327,8 @@ def test_the_score_never_changes_the_verdict_and_is_absent_without_a_score(
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     scored = judged(tmp_path, "score: {pass: 10, warn: 5}\n", {"api": 1500.0}, moment)
     document = to_document_of(scored)
-    assert document["status"] == "fail" and document["score"]["status"] == "fail"
+    assert document["status"] == "fail"
+    assert document["score"]["status"] == "fail"
     plain = judged(tmp_path, "", {"api": 10.0}, moment)
     assert "score" not in to_document_of(plain)
 
@@ -316,3 +339,46 @@ def to_document_of(run: RunResult) -> dict[str, Any]:
     window = Window(start, start + timedelta(hours=1), 60, 15)
     return dict(to_document(RunResult(run.status, run.policy, window, {}, (), run.timings,
                                       run.checks, waivers_judged_at=run.waivers_judged_at)))
+
+
+# --- gacert diff and gacert test ------------------------------------------------------------
+
+
+def test_diff_lists_waivers_added_removed_and_changed(tmp_path: Path) -> None:
+    plain = write_policy(tmp_path, "", "plain.yaml")
+    waived = write_policy(tmp_path, waiver(SOON), "waived.yaml")
+    renewed = write_policy(tmp_path, waiver(SOON).replace("sre-lead", "release-board"),
+                           "renewed.yaml")
+    added = gacert("diff", str(plain), str(waived))
+    assert added.returncode == 0, added.stderr
+    assert f"+ waivers.p99_latency: (none) -> the whole check until {SOON}, approved by " \
+        "sre-lead, ticket TARS-1234" in added.stdout
+    removed = gacert("diff", str(waived), str(plain), "--format", "json")
+    fields = {c["field"]: c for c in json.loads(removed.stdout)["policy"]}
+    assert fields["waivers.p99_latency"]["new"] is None
+    changed = gacert("diff", str(waived), str(renewed), "--format", "markdown")
+    assert "| `waivers.p99_latency` |" in changed.stdout
+    assert "approved by release-board" in changed.stdout
+
+
+def test_policy_tests_judge_with_the_policys_waivers(tmp_path: Path) -> None:
+    write_policy(tmp_path, waiver(SOON, "    series: {service: api}\n"))
+    tests = tmp_path / "policy.tests.yaml"
+    tests.write_text("""\
+policy: policy.yaml
+interval: 1m
+input:
+  series:
+    availability: {'{}': '100'}
+    p99_latency: {'{service="api"}': '1500x60', '{service="web"}': '300x60'}
+tests:
+  - name: the waived series fails and does not gate
+    expect: {verdict: pass, checks: {p99_latency: fail}}
+  - name: another failing series still gates
+    series:
+      p99_latency: {'{service="api"}': '1500x60', '{service="web"}': '1300x60'}
+    expect: {verdict: fail, checks: {p99_latency: fail}}
+""", encoding="utf-8")
+    proc = gacert("test", str(tests))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 tests passed" in proc.stdout, proc.stdout
