@@ -382,3 +382,23 @@ tests:
     proc = gacert("test", str(tests))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 tests passed" in proc.stdout, proc.stdout
+
+
+def test_github_annotates_a_waived_failure_as_a_notice_naming_the_waiver(
+        tmp_path: Path) -> None:
+    from gacert.publish.github import check_annotations
+    from gacert.publish.summary import RunSummary
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    waived = to_document_of(judged(tmp_path, waiver("2026-02-01"), {"api": 1500.0}, moment))
+    summary = RunSummary(waived, 0, "results.json")  # type: ignore[arg-type]
+    assert summary.failing_checks() == []
+    assert summary.waived_checks() == ["p99_latency"]
+    [line] = check_annotations(summary)
+    assert line.startswith("::notice ")
+    assert "approved by sre-lead" in line
+    expired = to_document_of(judged(tmp_path, waiver("2025-12-01"), {"api": 1500.0}, moment))
+    summary = RunSummary(expired, 1, "results.json")  # type: ignore[arg-type]
+    assert summary.failing_checks() == ["p99_latency"]
+    [line] = check_annotations(summary)
+    assert line.startswith("::error ")
+    assert "EXPIRED" in line
