@@ -577,22 +577,15 @@ def _redis_lookups(model: _Model) -> tuple[list[int], list[int]]:
     return hits, [n - h for n, h in zip(ops, hits, strict=True)]
 
 
-def _redis_hits(model: _Model) -> SeriesRows:
-    hits, _ = _redis_lookups(model)
-    yield (
-        "redis_keyspace_hits_total",
-        f'instance="{REDIS_INSTANCE}"',
-        _redis_rows(model, _counter(hits, None, model.restarts("counter_reset"))),
-    )
+def _redis_lookup_counter(pick: int, name: str) -> Callable[[_Model], SeriesRows]:
+    """The counter of key lookups that hit (pick 0) or missed (pick 1)."""
 
+    def rows(model: _Model) -> SeriesRows:
+        counts = _redis_lookups(model)[pick]
+        yield (name, f'instance="{REDIS_INSTANCE}"',
+               _redis_rows(model, _counter(counts, None, model.restarts("counter_reset"))))
 
-def _redis_misses(model: _Model) -> SeriesRows:
-    _, misses = _redis_lookups(model)
-    yield (
-        "redis_keyspace_misses_total",
-        f'instance="{REDIS_INSTANCE}"',
-        _redis_rows(model, _counter(misses, None, model.restarts("counter_reset"))),
-    )
+    return rows
 
 
 def _redis_memory(model: _Model) -> SeriesRows:
@@ -704,8 +697,10 @@ FAMILIES: tuple[tuple[str, str, str, Callable[[_Model], SeriesRows]], ...] = (
     ("db_query_duration_seconds", "histogram", "DB query latency.", _db_latency),
     ("db_pool_connections_in_use", "gauge", "DB connections in use.", _db_pool_in_use),
     ("db_pool_connections_max", "gauge", "DB connection pool size.", _db_pool_max),
-    ("redis_keyspace_hits", "counter", "Successful key lookups.", _redis_hits),
-    ("redis_keyspace_misses", "counter", "Failed key lookups.", _redis_misses),
+    ("redis_keyspace_hits", "counter", "Successful key lookups.",
+     _redis_lookup_counter(0, "redis_keyspace_hits_total")),
+    ("redis_keyspace_misses", "counter", "Failed key lookups.",
+     _redis_lookup_counter(1, "redis_keyspace_misses_total")),
     ("redis_memory_used_bytes", "gauge", "Memory used by redis.", _redis_memory),
     ("redis_connected_clients", "gauge", "Connected redis clients.", _redis_clients),
     ("container_cpu_usage_seconds", "counter", "Container CPU time.", _container_cpu),

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from gacert.errors import SourceError
 from gacert.model import Fetched, Query
 from gacert.redact import REDACTED, redact_text, redact_url
-from gacert.sources.probe import Measured, RunOnce, answer, ms, now, timestamp
+from gacert.sources.probe import Measured, OncePerRun, answer, ms, now, timestamp
 from gacert.sources.settings import Settings
 
 DEFAULT_TIMEOUT = 60.0
@@ -72,15 +72,10 @@ class _Ran:
     truncated: bool
 
 
-class CommandSource:
+class CommandSource(OncePerRun[CommandConfig, Measured]):
     """One program, run once per run; see the module docstring."""
 
     type_name: ClassVar[str] = "command"
-
-    def __init__(self, source_id: str, config: CommandConfig) -> None:
-        self._id = source_id
-        self._config = config
-        self._once: RunOnce[Measured] = RunOnce(self._measure)
 
     @classmethod
     def from_settings(cls, source_id: str, settings: Mapping[str, Any]) -> CommandSource:
@@ -89,9 +84,6 @@ class CommandSource:
     @property
     def endpoint(self) -> str:
         return f"command: {self._config.shown}"
-
-    def __repr__(self) -> str:
-        return f"CommandSource(id={self._id!r}, command={self._config.shown!r})"
 
     async def fetch(self, query: Query) -> Fetched:
         measured = await self._once.get()
@@ -103,14 +95,11 @@ class CommandSource:
                               f"{_describe(measured.evidence['stdout'])})")
         return replace(answer(self._label, query, measured), detail=failure_detail(measured))
 
-    async def aclose(self) -> None:
-        self._once.reset()
-
     @property
     def _label(self) -> str:
         return f"command source {self._id!r} ({self._config.shown})"
 
-    async def _measure(self) -> Measured:
+    async def _work(self) -> Measured:
         started_at = now()
         ran = await self._run()
         stdout = ran.stdout.decode("utf-8", errors="replace")

@@ -29,7 +29,7 @@ import yaml
 from gacert.errors import SourceError
 from gacert.fsutil import open_regular
 from gacert.model import Fetched, Query, Series
-from gacert.sources.probe import RunOnce, now, number_at, timestamp
+from gacert.sources.probe import OncePerRun, now, number_at, timestamp
 from gacert.sources.settings import Settings
 
 FORMATS = ("auto", "json", "yaml")
@@ -52,15 +52,10 @@ class _Read:
     modified: datetime
 
 
-class FileSource:
+class FileSource(OncePerRun[FileConfig, _Read]):
     """One JSON or YAML document; see the module docstring."""
 
     type_name: ClassVar[str] = "file"
-
-    def __init__(self, source_id: str, config: FileConfig) -> None:
-        self._id = source_id
-        self._config = config
-        self._once: RunOnce[_Read] = RunOnce(self._read)
 
     @classmethod
     def from_settings(cls, source_id: str, settings: Mapping[str, Any]) -> FileSource:
@@ -70,9 +65,6 @@ class FileSource:
     def endpoint(self) -> str:
         return f"file: {self._config.path}"
 
-    def __repr__(self) -> str:
-        return f"FileSource(id={self._id!r}, path={self._config.path!r})"
-
     async def fetch(self, query: Query) -> Fetched:
         read = await self._once.get()
         value = number_at(self._label, read.document, query.text, reveal=False)
@@ -81,14 +73,11 @@ class FileSource:
         return Fetched(series=series, evidence={**read.evidence, "path_read": query.text.strip(),
                                                 "value": value})
 
-    async def aclose(self) -> None:
-        self._once.reset()
-
     @property
     def _label(self) -> str:
         return f"file source {self._id!r} ({self._config.path})"
 
-    async def _read(self) -> _Read:
+    async def _work(self) -> _Read:
         # Reading a large report can take a moment: keep the event loop free.
         return await asyncio.to_thread(self._read_now)
 

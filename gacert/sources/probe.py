@@ -152,6 +152,45 @@ def count_by(causes: Sequence[str]) -> dict[str, int]:
     return dict(sorted(counted.items()))
 
 
+Config = TypeVar("Config")
+
+
+class OncePerRun(Generic[Config, T]):
+    """A source built from its config whose work runs once per run, however many
+    checks read it (the work's outcome, or its error, is shared: see RunOnce).
+    Subclasses set `type_name`, and implement `_work` and `_label`."""
+
+    type_name: ClassVar[str]
+
+    def __init__(self, source_id: str, config: Config) -> None:
+        self._id = source_id
+        self._config = config
+        self._once: RunOnce[T] = RunOnce(self._work)
+
+    @property
+    def endpoint(self) -> str:
+        """What the source reads, for people and reports (no secrets)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self._id!r}, endpoint={self.endpoint!r})"
+
+    async def aclose(self) -> None:
+        self._once.reset()
+
+    @property
+    def label(self) -> str:
+        """The source for people: its type, id and what it reads (no secrets)."""
+        return self._label
+
+    @property
+    def _label(self) -> str:
+        raise NotImplementedError
+
+    async def _work(self) -> T:
+        raise NotImplementedError
+
+
 class _EndpointConfig(Protocol):
     @property
     def endpoint(self) -> str: ...  # the URL with credentials removed
@@ -160,25 +199,15 @@ class _EndpointConfig(Protocol):
 C = TypeVar("C", bound=_EndpointConfig)
 
 
-class NetworkProbe(Generic[C]):
+class NetworkProbe(OncePerRun[C, Measured]):
     """What the http and websocket probes share: a config with a redacted
     endpoint, one measurement per run however many checks read it, and
     answers picked from that measurement by each check's query.
     Subclasses set `type_name` and implement `_measure`."""
 
-    type_name: ClassVar[str]
-
-    def __init__(self, source_id: str, config: C) -> None:
-        self._id = source_id
-        self._config = config
-        self._once: RunOnce[Measured] = RunOnce(self._measure)
-
     @property
     def endpoint(self) -> str:
         return self._config.endpoint
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(id={self._id!r}, endpoint={self.endpoint!r})"
 
     async def fetch(self, query: Query) -> Fetched:
         return answer(self._label, query, await self._once.get())
@@ -187,16 +216,12 @@ class NetworkProbe(Generic[C]):
         """One run of the probe, with its tally; a watch calls it once per cycle."""
         return await self._measure()
 
-    async def aclose(self) -> None:
-        self._once.reset()
-
     @property
     def _label(self) -> str:
         return f"{self.type_name} source {self._id!r} at {self.endpoint}"
 
-    @property
-    def label(self) -> str:
-        return self._label
+    async def _work(self) -> Measured:
+        return await self._measure()
 
     async def _measure(self) -> Measured:
         raise NotImplementedError
