@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_watch import PROMETHEUS_CHECKS
 
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer
@@ -33,32 +34,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SOON = (datetime.now(UTC) + timedelta(days=10)).strftime("%Y-%m-%d")
 PAST = "2024-06-30"
 
+# The checks of the watch tests: the worst service's P99 latency (fails on the
+# latency-spike day, for dashboard-api only) and availability.
 POLICY = """\
 version: 1
 name: waived
 sources:
   prometheus: {type: prometheus, url: "${PROMETHEUS_URL}"}
-params:
-  p99_latency_ms_max: 1000
 checks:
-  - id: p99_latency
-    title: Worst service P99 latency
-    source: prometheus
-    query: >
-      histogram_quantile(0.99, sum by (service, le)
-        (rate(http_request_duration_seconds_bucket{job="tars"}[5m]))) * 1000
-    mode: range
-    over_time: max
-    series: each
-    unit: ms
-    fail: value >= p99_latency_ms_max
-  - id: availability
-    source: prometheus
-    query: avg_over_time(up{job="tars"}[$__range]) * 100
-    series: min
-    unit: "%"
-    pass: value >= 99
-"""
+""" + PROMETHEUS_CHECKS
 
 
 def waiver(expires: str, series: str = "", check: str = "p99_latency") -> str:
@@ -270,8 +254,7 @@ def judged(tmp_path: Path, extra: str, values: dict[str, float], moment: datetim
         "    mode: range\n    over_time: max\n", ""))))
     check = policy.checks[0]
     series = tuple(Series({"service": s}, [(0.0, v)]) for s, v in values.items())
-    result = evaluate_check(check, check.query, Outcome(Fetched(series), None, 0.0),
-                            {"p99_latency_ms_max": 1000})
+    result = evaluate_check(check, check.query, Outcome(Fetched(series), None, 0.0), {})
     checks = apply_waivers((result,), policy.waivers, moment)
     return RunResult(verdict(checks), policy, None, {}, (),  # type: ignore[arg-type]
                      Timings("", "", 0, 0), checks, waivers_judged_at=moment)
