@@ -16,7 +16,9 @@ and the verdict follows the usual precedence.
 
 A re-grade is a function of the evidence, the policy and the params: the
 window, sources and timings are those of the run that collected the
-evidence, so the same inputs give the same document, byte for byte.
+evidence, so the same inputs give the same document, byte for byte. A
+policy with waivers adds one input: the moment they are judged (now, unless
+given), recorded in the document.
 """
 
 from __future__ import annotations
