@@ -39,6 +39,8 @@ __all__ = [
     "RegradeSummaryDocument",
     "ResultsDocument",
     "RulesDocument",
+    "ScoreCheckDocument",
+    "ScoreDocument",
     "SectionDocument",
     "SeriesDocument",
     "SloDocument",
@@ -51,6 +53,8 @@ __all__ = [
     "TimingsDocument",
     "TracePoint",
     "TrendDocument",
+    "WaiverDocument",
+    "WaiversDocument",
     "WatchDocument",
     "WindowDocument",
 ]
@@ -124,6 +128,9 @@ class TimingsDocument(TypedDict):
 SummaryDocument = TypedDict("SummaryDocument", {
     "total": int, "gate": int, "pass": int, "warn": int, "fail": int, "no_data": int,
     "error": int, "insufficient": NotRequired[int],
+    # Gate checks a waiver in force takes (or takes in part) out of the verdict;
+    # written when the policy has waivers.
+    "waived": NotRequired[int],
 })
 
 # Rule name (pass, warn, fail) -> the expression as written; None or absent for a
@@ -165,6 +172,8 @@ class SeriesDocument(TypedDict):
     # and the trace charts draw.
     points: NotRequired[list[Point]]
     trace: NotRequired[list[TracePoint]]
+    # True when a series waiver in force matches it: it does not gate the verdict.
+    waived: NotRequired[bool]
 
 
 class ThresholdDocument(TypedDict):
@@ -245,6 +254,51 @@ class CheckDocument(TypedDict):
     slo: NotRequired[SloDocument | None]
     coverage: NotRequired[CoverageDocument]
     line: NotRequired[int]  # where the check starts in the policy file; 0 when unknown
+    waiver: NotRequired[WaiverDocument]  # the policy's waiver of this check, if any
+
+
+class WaiverDocument(TypedDict):
+    """A check's waiver as the policy states it and as it was judged."""
+
+    reason: str
+    approver: str
+    expires: str  # RFC 3339, UTC: the moment it stops waiving
+    expires_as_written: str  # as the policy states it (a date, or a time)
+    ticket: str | None
+    series: list[dict[str, str]] | None  # label matchers; None: the whole check
+    in_force: bool  # not expired at judged_at
+    judged_at: str  # RFC 3339, UTC
+    series_waived: int  # series of the check the matchers matched
+    counts_as: Status | None  # the status it counts with in the verdict; None: not at all
+    line: int  # the waiver's line in the policy file
+
+
+class WaiversDocument(TypedDict):
+    """The policy's waivers at the moment of judging (written when it has any)."""
+
+    judged_at: str  # RFC 3339, UTC
+    count: int
+    in_force: int
+    expired: int
+    waived: int  # gate checks that count in the verdict with another status than theirs
+
+
+class ScoreCheckDocument(TypedDict):
+    id: str
+    weight: float
+    points: float  # the weight for pass, half of it for warn, else 0
+
+
+class ScoreDocument(TypedDict):
+    """The optional total score: an addition to the verdict, never a replacement."""
+
+    value: float | None  # percent of the weights; None when every weight is 0
+    status: Literal["pass", "warn", "fail"] | None
+    pass_at: float  # the policy's bounds, in percent
+    warn_at: float
+    points: float
+    weights: float
+    checks: list[ScoreCheckDocument]
 
 
 class FieldChangeDocument(TypedDict):
@@ -384,3 +438,5 @@ class ResultsDocument(TypedDict):
     notifications: NotRequired[list[NotificationDocument]]
     snapshot: NotRequired[SnapshotDocument]  # a watch's snapshot
     watch: NotRequired[WatchDocument]  # the final results of a watch
+    waivers: NotRequired[WaiversDocument]
+    score: NotRequired[ScoreDocument]

@@ -177,6 +177,8 @@ class Check:
     # Range checks: series that keep every sample in the results, the worst first
     # (the check's keep_points, else the policy's report.keep_points, else the default).
     keep_points: int = DEFAULT_KEEP_POINTS
+    # Its share of the policy's optional score (see ScoreRule); 0 leaves it out.
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,45 @@ class Policy:
     # The GA Day report's sections; empty = the template's generic structure.
     ga_day: tuple[ReportSection, ...] = ()
     notify: Notify | None = None
+    waivers: tuple[Waiver, ...] = ()
+    score: ScoreRule | None = None  # None: no score is computed or shown
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A reviewed exception in the policy file: while it is in force, the check it
+    names (or only its series that match one of `series`) does not gate the
+    verdict. It always expires; it never changes a status or a value."""
+
+    check: str
+    reason: str
+    approver: str
+    expires: datetime  # UTC; a date alone means the end of that day (UTC)
+    expires_text: str  # as written in the policy
+    # Label matchers, exact values; a series matching any of them is waived.
+    # Empty: the whole check is waived.
+    series: tuple[Mapping[str, str], ...] = ()
+    ticket: str = ""
+    line: int = 0  # the waiver's line in the policy file
+
+    def in_force(self, moment: datetime) -> bool:
+        return moment < self.expires
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether a series with `labels` is waived: every label of one matcher equal."""
+        return not self.series or any(
+            all(labels.get(name) == value for name, value in matcher.items())
+            for matcher in self.series)
+
+
+@dataclass(frozen=True)
+class ScoreRule:
+    """The optional total score (`score:` in the policy), in percent of the weights:
+    `pass` and above passes, `warn` and above warns, below fails. An addition to
+    the gate verdict, never a replacement: it changes neither it nor the exit code."""
+
+    pass_: float
+    warn: float
 
 
 # --- the window (resolved by gacert.engine.window) ------------------------------
@@ -529,6 +570,20 @@ class CheckResult:
     evidence: Mapping[str, Any]  # a probe's raw data (samples, failures by cause)
     coverage: Coverage | None = None  # None: built without the engine's measurement
     line: int = 0  # the check's line in the policy file; 0 when unknown
+    waiver: WaiverResult | None = None  # the policy's waiver of this check, if any
+
+
+@dataclass(frozen=True)
+class WaiverResult:
+    """A check's waiver as judged at `judged_at`: in force or expired, the series it
+    matched, and the status the check counts with in the verdict (None: it does
+    not count)."""
+
+    waiver: Waiver
+    judged_at: datetime
+    in_force: bool
+    series_waived: int  # series of the check its matchers matched (series waivers)
+    counts_as: Status | None
 
 
 @dataclass(frozen=True)
@@ -556,3 +611,5 @@ class RunResult:
     timings: Timings
     checks: tuple[CheckResult, ...]
     overrides: tuple[Override, ...] = ()
+    # When waivers were judged (in force or expired); None without waivers.
+    waivers_judged_at: datetime | None = None

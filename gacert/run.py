@@ -23,6 +23,7 @@ from gacert.engine.evaluate import evaluate_check
 from gacert.engine.fetch import build_sources, fetch_and_judge
 from gacert.engine.plan import Plan, PlannedCheck, build_plan
 from gacert.engine.results import results_bytes, to_document, verdict
+from gacert.engine.waivers import apply_waivers
 from gacert.engine.window import resolve_window
 from gacert.fsutil import write_atomic
 from gacert.model import (
@@ -100,7 +101,7 @@ def execute(options: RunOptions,
     overrides = (*param_overrides(policy.params, list(options.overrides)),
                  *source_overrides(policy.sources, environ))
     run = evaluate_plan(policy, plan, sources, progress, started, overrides,
-                        options.keep_points)
+                        options.keep_points, judged_at=options.now)
     document = to_document(run)
     if templates.overrides:
         document["policy"]["report_templates"] = dict(templates.overrides)
@@ -120,26 +121,31 @@ def evaluate_plan(policy: Policy, plan: Plan, sources: Mapping[str, Source],
                   progress: Callable[[str, Outcome], None] | None = None,
                   started: tuple[datetime, float] | None = None,
                   overrides: tuple[Override, ...] = (),
-                  keep_points: int | None = None) -> RunResult:
+                  keep_points: int | None = None, *,
+                  judged_at: datetime | None = None) -> RunResult:
     """Fetch every planned query through `sources` and judge every check, each as soon
     as its answers arrive (so that answers are never all in memory together).
 
     `started` is when the run began (UTC, perf_counter) if before this step;
-    `keep_points`, when given, replaces each range check's own setting."""
+    `keep_points`, when given, replaces each range check's own setting. The policy's
+    waivers are judged at `judged_at` (default: when the checks are judged)."""
     started_at, clock = started or (datetime.now(UTC), time.perf_counter())
     fetch_clock = time.perf_counter()
     checks_by_id = fetch_and_judge(
         plan, sources, lambda p, main, measured: _evaluate(p, main, measured, plan, keep_points),
         progress)
     fetch_seconds = time.perf_counter() - fetch_clock
-    checks = tuple(checks_by_id[p.check.id] for p in plan.checks)
+    judged_at = judged_at or datetime.now(UTC)
+    checks = apply_waivers((checks_by_id[p.check.id] for p in plan.checks), policy.waivers,
+                           judged_at)
     return RunResult(
         status=verdict(checks), policy=policy, window=plan.window, params=plan.params,
         sources=tuple(SourceInfo(sid, policy.sources[sid].type, s.endpoint)
                       for sid, s in sources.items()),
         timings=Timings(format_timestamp(started_at), format_timestamp(datetime.now(UTC)),
                         time.perf_counter() - clock, fetch_seconds),
-        checks=checks, overrides=overrides)
+        checks=checks, overrides=overrides,
+        waivers_judged_at=judged_at if policy.waivers else None)
 
 
 def final_notices(notify: Notify, document: ResultsDocument, environ: Mapping[str, str],

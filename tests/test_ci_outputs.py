@@ -133,6 +133,7 @@ def test_outputs_name_the_verdict_the_failing_checks_and_the_files(
     outputs = read_outputs(work / "output.txt")
     assert outputs == {
         "earlier": "kept", "verdict": "fail", "exit_code": "1", "failing_checks": "p99_latency",
+        "waived_checks": "",
         "results": str(work / "package" / "results.json"), "package": str(work / "package"),
         "tarball": str(work / "package.tar.gz"),
         "report": str(work / "package" / "GA_DAY_REPORT.html"),

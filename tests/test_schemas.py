@@ -159,6 +159,7 @@ checks:
     unit: ms
     precision: 2
     keep_points: 10
+    weight: 2
     fail: value >= p99_latency_ms_max
     warn: value >= p99_latency_ms_max * 0.8
     pass: value < p99_latency_ms_max
@@ -170,6 +171,16 @@ checks:
     query: sum(increase(kube_pod_container_status_restarts_total[$__range]))
     warn: value > 0
     gate: false
+
+waivers:
+  - check: p99_latency
+    series: [{service: export}]
+    reason: Known slow export path, fixed in 2.4.1.
+    approver: sre-lead
+    expires: "2099-01-31"
+    ticket: TARS-1234
+
+score: {pass: 90, warn: 75}
 
 report:
   title: GA Day certification report

@@ -12,6 +12,7 @@ import click
 
 from gacert.cli.status import LABELS, status_label
 from gacert.engine.results import STATUSES
+from gacert.engine.waivers import is_waived, waiver_sentence
 from gacert.formatting import format_value
 from gacert.policy.variables import format_param
 from gacert.redact import printable
@@ -76,13 +77,37 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
                            f"{committed}), {override_origin(override)}"), fg="yellow")
     flag = f"; {len(overrides)} value{'s' if len(overrides) > 1 else ''} overridden at run " \
         "time" if overrides else ""
+    print_waivers(doc)
+    if summary.get("waived"):
+        flag += f"; {summary.get('waived')} waived"
     click.echo(f"verdict: {status_label(doc['status'], 0)} ({_shown(counts)}; "
                f"{summary['gate']} of {summary['total']} checks gate{flag})")
+    print_score(doc)
     print_notifications(doc.get("notifications") or [])
     if not quiet:
         click.echo(f"results: {_shown(result.results_path)}")
         if result.package is not None:
             print_package(result.package)
+
+
+def print_waivers(doc: ResultsDocument) -> None:
+    """One line per waiver: what it waives, why, who approved it, until when; an
+    expired one in red, since its check gates again."""
+    for check in doc["checks"]:
+        waiver = check.get("waiver")
+        if waiver is not None:
+            click.secho(_shown(f"waiver: {check['id']} {waiver_sentence(waiver)}"),
+                        fg="yellow" if waiver["in_force"] else "red")
+
+
+def print_score(doc: ResultsDocument) -> None:
+    """The optional score, said to be beside the verdict, not part of it."""
+    score = doc.get("score")
+    if score is None or score["value"] is None or score["status"] is None:
+        return
+    click.echo(f"score:   {score['value']:.1f} % {LABELS[score['status']]} (pass at "
+               f"{score['pass_at']:g} %, warn at {score['warn_at']:g} %; beside the verdict, "
+               "never changing it)")
 
 
 def print_notifications(notifications: list[NotificationDocument]) -> None:
@@ -217,6 +242,8 @@ def print_verification(result: Verification, *, quiet: bool) -> None:
 def _print_check(check: CheckDocument, verbose: bool) -> None:
     value = format_value(check["value"], check["unit"], check["precision"])
     gate = "" if check["gate"] else "  (informational)"
+    if is_waived(check):
+        gate += "  (waived)"
     coverage = check.get("coverage")
     evidence = f"  evidence {coverage_text(check)}" \
         if coverage is not None and coverage["share"] is not None else ""

@@ -25,6 +25,7 @@ from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import PlannedCheck, build_plan
 from gacert.engine.regrade import StoredEvidence, judge_stored
 from gacert.engine.results import read_results, verdict
+from gacert.engine.waivers import apply_waivers, counts_in_verdict
 from gacert.errors import SourceError
 from gacert.formatting import format_value
 from gacert.model import CheckResult, Fetched, Outcome, ParamValue, Series, Verdict, Window
@@ -165,7 +166,8 @@ def _labels(labels: Mapping[str, Any]) -> str:
 def run_test(test_file: TestFile, test: PolicyTest) -> TestOutcome:
     """Judge the policy on the test's input and compare with what it expects."""
     case = _Case(test_file, test)
-    checks = tuple(case.judge(p) for p in case.plan.checks)
+    checks = apply_waivers((case.judge(p) for p in case.plan.checks),
+                           test_file.policy.waivers, datetime.now(UTC))
     by_id = {c.id: c for c in checks}
     mismatches = [Mismatch(check_id, expected, by_id[check_id].status, by_id[check_id].reason,
                            case.inputs(by_id[check_id]))
@@ -173,7 +175,8 @@ def run_test(test_file: TestFile, test: PolicyTest) -> TestOutcome:
                   if by_id[check_id].status != expected]
     got = verdict(checks)
     if test.verdict is not None and got != test.verdict:
-        deciding = [f"{c.id} {c.status}" for c in checks if c.gate and c.status != "pass"]
+        deciding = [f"{c.id} {status}" for c in checks
+                    if (status := counts_in_verdict(c)) not in (None, "pass")]
         mismatches.append(Mismatch("verdict", test.verdict, got,
                                    "gate checks not passing: " + (", ".join(deciding) or "none"),
                                    ()))

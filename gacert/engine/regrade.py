@@ -16,7 +16,9 @@ and the verdict follows the usual precedence.
 
 A re-grade is a function of the evidence, the policy and the params: the
 window, sources and timings are those of the run that collected the
-evidence, so the same inputs give the same document, byte for byte.
+evidence, so the same inputs give the same document, byte for byte. A
+policy with waivers adds one input: the moment they are judged (now, unless
+given), recorded in the document.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from gacert.document import ChangeDocument, ResultsDocument
@@ -36,6 +39,7 @@ from gacert.engine.results import (
     trace_from_document,
     verdict,
 )
+from gacert.engine.waivers import apply_waivers, waiver_change
 from gacert.errors import OutputError
 from gacert.formatting import document_number
 from gacert.model import (
@@ -260,15 +264,20 @@ def judge_stored(planned: PlannedCheck, evidence: StoredEvidence, policy: Policy
 
 
 def regrade(document: Mapping[str, Any], policy: Policy,
-            params: Mapping[str, ParamValue]) -> Regraded:
-    """Judge the evidence of `document` with `policy` and `params`."""
+            params: Mapping[str, ParamValue], judged_at: datetime | None = None) -> Regraded:
+    """Judge the evidence of `document` with `policy` and `params`; the policy's waivers
+    are judged at `judged_at` (default: now), so a re-grade with waivers depends on
+    the moment too."""
     evidence = StoredEvidence(document, policy.window.scrape_interval_seconds)
     plan = build_plan(policy, evidence.window, params)
-    checks = tuple(judge_stored(p, evidence, policy, params) for p in plan.checks)
+    moment = judged_at or datetime.now(UTC)
+    checks = apply_waivers((judge_stored(p, evidence, policy, params) for p in plan.checks),
+                           policy.waivers, moment)
     run = RunResult(status=verdict(checks), policy=policy, window=evidence.window,
                     params=dict(params), sources=_sources(document),
                     timings=_timings(document), checks=checks,
-                    overrides=(*evidence.setting_overrides(), *_param_overrides(policy, params)))
+                    overrides=(*evidence.setting_overrides(), *_param_overrides(policy, params)),
+                    waivers_judged_at=moment if policy.waivers else None)
     changes = _changes(evidence, policy, plan.checks, checks, params)
     return Regraded(run, changes, evidence.status)
 
@@ -310,6 +319,7 @@ def _changes(evidence: StoredEvidence, policy: Policy, planned: tuple[PlannedChe
                 | set(params_read(rule_expressions(plan.check), params))
             changes = judging_changes(evidence.judging(result.id, names),
                                       check_judging(plan.check, params, names))
+            changes += waiver_change(stored.get("waiver"), result.waiver)
         old_status = stored["status"] if stored is not None else None
         old_value = document_number(stored["value"]) if stored is not None else None
         if stored is None or not regradable or changes or old_status != result.status \

@@ -31,7 +31,10 @@ from gacert.document import (
     SummaryDocument,
     SummaryOfSeries,
     TracePoint,
+    WaiversDocument,
 )
+from gacert.engine.score import score_document
+from gacert.engine.waivers import counts_in_verdict, waived_count, waiver_document
 from gacert.errors import OutputError
 from gacert.formatting import document_number
 from gacert.fsutil import open_regular, write_atomic
@@ -66,8 +69,11 @@ def verdict(checks: tuple[CheckResult, ...]) -> Verdict:
     window, counts as a failure: a certification cannot rest on evidence that
     is missing. A definite failure outranks an error, because it is already
     known that the release did not hold its levels.
+
+    A waiver in force takes a check, or its failing series, out of the verdict
+    (gacert.engine.waivers): the check counts with the status of what is left.
     """
-    gates = {c.status for c in checks if c.gate}
+    gates = {status for c in checks if (status := counts_in_verdict(c)) is not None}
     if gates & {"fail", "no_data", "insufficient"}:
         return "fail"
     if "error" in gates:
@@ -95,7 +101,7 @@ def to_document(run: RunResult) -> ResultsDocument:
     policy = run.policy
     counts = {status: sum(1 for c in run.checks if c.status == status) for status in STATUSES}
     slos = {c.id: c.slo for c in policy.checks}
-    return {
+    document: ResultsDocument = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "status": run.status,
         "exit_code": EXIT_CODES[run.status],
@@ -127,6 +133,23 @@ def to_document(run: RunResult) -> ResultsDocument:
                       "checks": list(s.checks)} for s in policy.sections],
         "checks": [{**_check_document(c), "slo": slo_document(slos.get(c.id))} for c in run.checks],
     }
+    # Waivers and the score are written only for a policy that has them.
+    if run.waivers_judged_at is not None and policy.waivers:
+        document["waivers"] = waivers_document(run)
+        document["summary"]["waived"] = document["waivers"]["waived"]
+    if policy.score is not None:
+        document["score"] = score_document(policy.score, run.checks,
+                                           {c.id: c.weight for c in policy.checks})
+    return document
+
+
+def waivers_document(run: RunResult) -> WaiversDocument:
+    assert run.waivers_judged_at is not None
+    in_force = sum(1 for w in run.policy.waivers if w.in_force(run.waivers_judged_at))
+    return {"judged_at": format_timestamp(run.waivers_judged_at),
+            "count": len(run.policy.waivers), "in_force": in_force,
+            "expired": len(run.policy.waivers) - in_force,
+            "waived": waived_count(run.checks)}
 
 
 def ga_day_document(sections: tuple[ReportSection, ...]) -> GaDayDocument:
@@ -184,6 +207,12 @@ def _check_document(check: CheckResult) -> CheckDocument:
         document["keep_points"] = check.keep_points
     if check.band is not None:
         document["band"] = trace_document(check.band)
+    if check.waiver is not None:
+        document["waiver"] = waiver_document(check.waiver)
+        if check.waiver.in_force and check.waiver.waiver.series:
+            for series, written in zip(check.series, document["series"], strict=True):
+                if check.waiver.waiver.matches(series.labels):
+                    written["waived"] = True
     return document
 
 

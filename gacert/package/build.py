@@ -312,6 +312,19 @@ def _write_reports(document: ResultsDocument, output_dir: str, templates: Templa
     return [*names, EMAIL_NAME], pdf
 
 
+def _waivers_and_score(document: ResultsDocument) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if "waivers" in document:
+        extra["waived"] = document["waivers"]["waived"]
+        extra["waivers"] = [{"check": c["id"], **c["waiver"]}
+                            for c in document["checks"] if "waiver" in c]
+    if "score" in document:
+        score = document["score"]
+        extra["score"] = {"value": score["value"], "status": score["status"],
+                          "pass_at": score["pass_at"], "warn_at": score["warn_at"]}
+    return extra
+
+
 def certification_metadata(document: ResultsDocument, files: Sequence[PackageFile],
                            pdf: PdfStatus, manifest_sha256: str) -> dict[str, Any]:
     """certification_metadata.json: what the package certifies and what it holds.
@@ -322,7 +335,10 @@ def certification_metadata(document: ResultsDocument, files: Sequence[PackageFil
     listed here: MANIFEST.sha256 without the line of this file. `overrides`
     counts the values the run used instead of the committed policy's (listed
     under `overridden`), so that a package made with them is never taken for
-    one made from policy.yaml alone.
+    one made from policy.yaml alone. `waivers` lists every waiver of the policy
+    (in force or expired, with its reason, approver and expiry) and `waived`
+    the gate checks they took out of the verdict; `score` is the optional
+    score. Each is written only when the results have it.
     """
     policy, window = document["policy"], document["window"]
     overrides = document.get("overrides") or []
@@ -346,6 +362,7 @@ def certification_metadata(document: ResultsDocument, files: Sequence[PackageFil
         "total_files": len(files),
         "total_size_bytes": sum(f.size for f in files),
         "manifest_sha256": manifest_sha256,
+        **_waivers_and_score(document),
         # A re-grade names the evidence it judged again (see REGRADE_DIFF.md).
         **({"regrade_of": document["regrade"]["origin"]} if document.get("regrade") else {}),
     }

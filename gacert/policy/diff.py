@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gacert.durations import format_duration
-from gacert.model import Check, Expression, ParamValue, Policy
+from gacert.model import Check, Expression, ParamValue, Policy, Waiver
 from gacert.policy.variables import format_param, query_variable_names
 
 __all__ = ["CheckDiff", "FieldChange", "Judging", "PolicyDiff", "check_judging",
@@ -187,7 +187,29 @@ def _policy_changes(old: Policy, new: Policy) -> tuple[FieldChange, ...]:
             ("duration", "step", "scrape_interval"), old_window, new_window, strict=True)),
         ("report.title", old.report_title, new.report_title),
         ("report.sections", sections(old), sections(new)),
-        ("report.templates", _json(old.report_templates), _json(new.report_templates))))
+        ("report.templates", _json(old.report_templates), _json(new.report_templates)),
+        ("score", _score_text(old), _score_text(new)),
+        *_waiver_changes(old, new)))
+
+
+def _score_text(policy: Policy) -> str | None:
+    score = policy.score
+    return None if score is None else f"pass at {score.pass_:g} %, warn at {score.warn:g} %"
+
+
+def _waiver_changes(old: Policy, new: Policy) -> list[tuple[str, str | None, str | None]]:
+    """`waivers.CHECK`: a waiver added (before None), removed (after None) or changed."""
+    before = {w.check: _waiver_text(w) for w in old.waivers}
+    after = {w.check: _waiver_text(w) for w in new.waivers}
+    return [(f"waivers.{check}", before.get(check), after.get(check))
+            for check in list(before) + [c for c in after if c not in before]]
+
+
+def _waiver_text(waiver: Waiver) -> str:
+    series = " or ".join(_json(dict(m)) for m in waiver.series) or "the whole check"
+    ticket = f", ticket {waiver.ticket}" if waiver.ticket else ""
+    return (f"{series} until {waiver.expires_text}, approved by {waiver.approver}{ticket}: "
+            f"{one_line(waiver.reason)}")
 
 
 def _json(value: object) -> str:
@@ -230,6 +252,7 @@ def _check_changes(old: Check, new: Check, old_params: Mapping[str, ParamValue],
                     ("precision", str(old.precision), str(new.precision)),
                     ("section", old.section, new.section),
                     ("tags", ", ".join(old.tags), ", ".join(new.tags)),
+                    ("weight", f"{old.weight:g}", f"{new.weight:g}"),
                     ("description", one_line(old.description), one_line(new.description)))
     # Both sides show every param either version reads, so that a rule moving from
     # one param to another shows both values.

@@ -48,6 +48,7 @@ from gacert.model import (
 from gacert.policy import quickschema
 from gacert.policy.meaning import RULE_NAMES, MeaningChecker, TemplateCheck
 from gacert.policy.params import closest
+from gacert.policy.waivers import build_score, build_waivers
 from gacert.policy.yamlsource import Located, PathKey, YamlLoadError, load_yaml
 
 if TYPE_CHECKING:
@@ -231,6 +232,7 @@ def build_policy(doc: Located, sha256: str, rules: Mapping[int, Rules]) -> Polic
         report_templates=dict(data.get("report", {}).get("templates", {})),
         ga_day=_build_ga_day(data.get("report", {}).get("ga_day", {})),
         notify=_build_notify(data.get("notify")),
+        waivers=build_waivers(doc), score=build_score(data.get("score")),
     )
 
 
@@ -290,6 +292,7 @@ def _build_check(data: Mapping[str, Any], section: str, rules: Rules, line: int,
         coverage=None if data.get("coverage") == "none"
         else _coverage_rule(data.get("coverage", {}), coverage),
         keep_points=data.get("keep_points", keep_points),
+        weight=float(data.get("weight", 1)),
     )
 
 

@@ -46,6 +46,7 @@ from gacert.policy.params import closest, env_syntax_errors
 from gacert.policy.paramsafety import default_faults
 from gacert.policy.rulecheck import Locate, Scope, expression_errors, threshold_findings
 from gacert.policy.variables import format_param, query_variable_names, render_query
+from gacert.policy.waivers import waiver_problems
 from gacert.policy.yamlsource import Located, PathKey
 from gacert.sources import BUILTIN_SOURCES, SourceType, known_source_types, source_type
 from gacert.sources.paths import PathError, parse_path
@@ -110,6 +111,7 @@ class MeaningChecker:
         self._check_metricsql()
         self._check_sections()
         self._check_templates()
+        waiver_problems(self.data, self.intact, self.add)
         checks = self.data.get("checks")
         if not self.damaged and isinstance(checks, list) \
                 and not any(check.get("gate", True) for check in checks):

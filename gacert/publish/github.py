@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Mapping
 from typing import TextIO
 
+from gacert.document import CheckDocument
+from gacert.engine.waivers import document_counts_as, waiver_sentence
 from gacert.publish.commands import command, repository_path
 from gacert.publish.summary import FAILING_STATUSES, RunSummary
 from gacert.redact import printable
@@ -27,14 +29,15 @@ def in_github_actions(environ: Mapping[str, str]) -> bool:
     return environ.get("GITHUB_ACTIONS") == "true"
 
 
-def annotation_level(check: Mapping[str, object]) -> str | None:
-    """error, warning or notice for a check that needs attention; None when it passes."""
-    status = check["status"]
-    if status == "pass":
+def annotation_level(check: CheckDocument) -> str | None:
+    """error, warning or notice for a check that needs attention; None when it passes.
+    A check counts with the status the verdict reads: a waived failure is a notice."""
+    if check["status"] == "pass" and "waiver" not in check:
         return None
-    if not check.get("gate", True):
+    counted = document_counts_as(check)
+    if counted is None or counted == "pass":
         return "notice"
-    return "error" if status in FAILING_STATUSES else "warning"
+    return "error" if counted in FAILING_STATUSES else "warning"
 
 
 def check_annotations(summary: RunSummary, workspace: str | None = None) -> list[str]:
@@ -45,8 +48,10 @@ def check_annotations(summary: RunSummary, workspace: str | None = None) -> list
         level = annotation_level(check)
         if level is not None:
             title = f"gacert {check['id']} {str(check['status']).upper()}"
+            waiver = check.get("waiver")
+            text = str(check["reason"]) + (f"; {waiver_sentence(waiver)}" if waiver else "")
             # The reason quotes label values: shown, never obeyed, by the log viewer.
-            lines.append(command(level, printable(str(check["reason"]), one_line=True),
+            lines.append(command(level, printable(text, one_line=True),
                                  file=file,
                                  line=int(check.get("line") or 0), title=title))
     return lines
@@ -58,6 +63,7 @@ def step_outputs(summary: RunSummary) -> dict[str, str]:
         "verdict": summary.verdict,
         "exit_code": str(summary.exit_code),
         "failing_checks": ",".join(summary.failing_checks()),
+        "waived_checks": ",".join(summary.waived_checks()),
         "results": summary.results_path,
         "package": summary.package_dir or "",
         "tarball": summary.tarball or "",

@@ -6,11 +6,16 @@ reporters) show a run, one testcase per check.
         <testcase name=CHECK>         one per check, classname POLICY.SECTION
           <failure>                   status fail
           <error>                     status error or no_data (the evidence is missing)
-          <skipped>                   informational checks (gate: false), whatever their status
+          <skipped>                   informational checks (gate: false), whatever their status,
+                                      and gate checks a waiver in force takes out of the
+                                      verdict (the message says why, who, until when)
           <system-out>                value, status, rule, query, coverage, error
 
 A warn is a passing testcase: it does not fail the verdict unless asked to,
-and its system-out says WARN.
+and its system-out says WARN. A check is counted with the status the verdict
+reads: a waived failure is skipped, never a failure, and a series waiver
+leaves the status of the series it does not match. Every waiver, in force or
+expired, is a line of the testcase's system-out and a property of the suite.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from gacert.document import ResultsDocument
+from gacert.document import CheckDocument, ResultsDocument
+from gacert.engine.waivers import document_counts_as, waiver_sentence
 from gacert.formatting import format_value
 from gacert.fsutil import write_atomic
 
@@ -73,18 +79,24 @@ def _testsuite(document: ResultsDocument) -> ET.Element:
                         ("policy.sha256", policy.get("sha256") or "")):
         ET.SubElement(properties, "property", {"name": name, "value": xml_text(value)})
     for check in checks:
+        if "waiver" in check:
+            ET.SubElement(properties, "property", {
+                "name": f"waiver.{check['id']}",
+                "value": xml_text(waiver_sentence(check["waiver"]))})
+    for check in checks:
         suite.append(_testcase(policy, check))
     return suite
 
 
-def outcome_kind(check: Mapping[str, Any]) -> str | None:
+def outcome_kind(check: CheckDocument) -> str | None:
     """Which JUnit count a check adds to: failures, errors, skipped, or None (passed)."""
-    if not check.get("gate", True):
+    counted = document_counts_as(check)
+    if counted is None:
         return "skipped"
-    return {"fail": "failures", "error": "errors", "no_data": "errors"}.get(check["status"])
+    return {"fail": "failures", "error": "errors", "no_data": "errors"}.get(counted)
 
 
-def _testcase(policy: Mapping[str, Any], check: Mapping[str, Any]) -> ET.Element:
+def _testcase(policy: Mapping[str, Any], check: CheckDocument) -> ET.Element:
     attributes = {"name": xml_text(check["id"]),
                   "classname": xml_text(f"{policy['name']}.{check.get('section') or 'checks'}"),
                   "time": f"{float(check.get('duration_seconds') or 0):.3f}",
@@ -96,8 +108,10 @@ def _testcase(policy: Mapping[str, Any], check: Mapping[str, Any]) -> ET.Element
     message = xml_text(f"{status.upper()}: {check['reason']}")
     kind = outcome_kind(check)
     if kind == "skipped":
+        why = "informational (gate: false)" if not check.get("gate", True) \
+            else waiver_sentence(check["waiver"])
         ET.SubElement(case, "skipped", {"message": xml_text(
-            f"informational (gate: false), {status.upper()}: {check['reason']}")})
+            f"{why}, {status.upper()}: {check['reason']}")})
     elif kind is not None:
         element = ET.SubElement(case, "failure" if kind == "failures" else "error",
                                 {"message": message, "type": status})
@@ -106,7 +120,7 @@ def _testcase(policy: Mapping[str, Any], check: Mapping[str, Any]) -> ET.Element
     return case
 
 
-def _details(check: Mapping[str, Any]) -> str:
+def _details(check: CheckDocument) -> str:
     """What a person reading the test report needs to judge the check."""
     value = format_value(check["value"], check.get("unit"), check.get("precision", 2))
     lines = [f"status: {check['status'].upper()}", f"value: {value}",
@@ -122,6 +136,8 @@ def _details(check: Mapping[str, Any]) -> str:
     if check.get("error"):
         lines.append(f"error: {check['error']}")
     lines.extend(f"warning: {w}" for w in check.get("warnings") or ())
+    if "waiver" in check:
+        lines.append(f"waiver: {waiver_sentence(check['waiver'])}")
     return xml_text("\n".join(lines))
 
 

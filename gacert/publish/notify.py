@@ -32,6 +32,7 @@ import httpx
 
 from gacert import __version__
 from gacert.document import CheckDocument, NotificationDocument, ResultsDocument
+from gacert.engine.waivers import document_counts_as
 from gacert.errors import GacertError
 from gacert.model import Notify, NotifyEvent, NotifyTarget
 from gacert.policy.params import interpolate_env
@@ -134,8 +135,9 @@ def _factories() -> dict[str, TargetFactory]:
 
 
 def failing(document: ResultsDocument, statuses: Sequence[str]) -> list[CheckDocument]:
-    """The gate checks of `document` whose status is one of `statuses`, in policy order."""
-    return [c for c in document["checks"] if c.get("gate", True) and c["status"] in statuses]
+    """The gate checks of `document` that count in the verdict with one of `statuses`
+    (a waiver in force takes a check, or its failing series, out), in policy order."""
+    return [c for c in document["checks"] if document_counts_as(c) in statuses]
 
 
 def alerting(document: ResultsDocument, level: str) -> dict[str, str]:

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gacert.document import CheckDocument, ResultsDocument
+from gacert.engine.waivers import document_counts_as, is_waived
 from gacert.package.build import GA_DAY_HTML
 
 # Bump when a key of the JSON below changes meaning or goes away (adding keys is fine).
 JSON_FORMAT_VERSION = 1
 # Gate checks with these statuses make the verdict fail or error.
-FAILING_STATUSES = ("fail", "no_data", "error")
+FAILING_STATUSES = ("fail", "no_data", "insufficient", "error")
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,13 @@ class RunSummary:
         return self.document["checks"]
 
     def failing_checks(self) -> list[str]:
-        """Ids of the gate checks that make the verdict fail or error, in policy order."""
-        return [c["id"] for c in self.checks()
-                if c.get("gate", True) and c["status"] in FAILING_STATUSES]
+        """Ids of the gate checks that make the verdict fail or error, in policy order
+        (a waiver in force takes a check, or its failing series, out)."""
+        return [c["id"] for c in self.checks() if document_counts_as(c) in FAILING_STATUSES]
+
+    def waived_checks(self) -> list[str]:
+        """Ids of the gate checks a waiver in force takes, or takes in part, out."""
+        return [c["id"] for c in self.checks() if is_waived(c)]
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON of `--format json` (documented in docs/ci.md)."""
@@ -67,6 +72,8 @@ class RunSummary:
             "window": {"start": doc["window"]["start"], "end": doc["window"]["end"]},
             "summary": doc["summary"],
             "failing_checks": self.failing_checks(),
+            "waived_checks": self.waived_checks(),
+            **({"score": doc["score"]} if "score" in doc else {}),
             "checks": [_check_json(c) for c in self.checks()],
             "results": self.results_path,
             "package": None if self.package_dir is None else {
@@ -80,4 +87,4 @@ def _check_json(check: CheckDocument) -> dict[str, Any]:
     return {"id": check["id"], "title": check["title"], "status": check["status"],
             "gate": check.get("gate", True), "value": check["value"],
             "unit": check.get("unit") or "", "reason": check["reason"],
-            "line": check.get("line", 0)}
+            "line": check.get("line", 0), "waiver": check.get("waiver")}

@@ -22,6 +22,7 @@ from gacert.document import (
     SeriesDocument,
     ThresholdDocument,
 )
+from gacert.engine.waivers import document_counts_as, is_waived, waiver_sentence
 from gacert.formatting import format_share, format_span
 from gacert.model import SEVERITY
 
@@ -330,6 +331,21 @@ def overridden(document: Mapping[str, Any], name: str) -> OverrideDocument | Non
                  if o["kind"] == "param" and o["name"] == name), None)
 
 
+def counted_as(checks: list[CheckDocument], statuses: list[str]) -> list[CheckDocument]:
+    """The checks that count in the verdict with one of `statuses` (after waivers)."""
+    return [c for c in checks if document_counts_as(c) in statuses]
+
+
+def waivers_of(checks: list[CheckDocument]) -> list[CheckDocument]:
+    """The checks that have a waiver, in force or expired."""
+    return [c for c in checks if "waiver" in c]
+
+
+def waived_checks(checks: list[CheckDocument]) -> list[CheckDocument]:
+    """Gate checks a waiver in force takes, or takes in part, out of the verdict."""
+    return [c for c in checks if is_waived(c)]
+
+
 TEMPLATE_HELPERS = {
     "worst": worst, "not_passing": not_passing, "range_checks": range_checks,
     "services": services, "tag_counts": tag_counts, "selected": selected,
@@ -340,4 +356,6 @@ TEMPLATE_HELPERS = {
     "coverage_text": coverage_text,
     "coverage_detail": coverage_detail, "lowest_coverage": lowest_coverage,
     "override_origin": override_origin, "overridden": overridden,
+    "waived": is_waived, "waiver_text": waiver_sentence, "counted_as": counted_as,
+    "waived_checks": waived_checks, "waivers_of": waivers_of,
 }
