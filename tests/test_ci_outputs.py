@@ -290,3 +290,25 @@ def test_junit_holds_text_that_xml_cannot(evidence: Path) -> None:
     assert isinstance(error, Error)
     assert error.text == "bad \ufffd bell"
     assert "coverage: 50.0%" in (case.system_out or "")
+
+
+@pytest.mark.parametrize(("status", "kind"), [
+    ("pass", None), ("warn", None), ("fail", Failure), ("error", Error),
+    ("no_data", Error), ("insufficient", Error)])
+def test_junit_counts_every_not_passing_gate_status(evidence: Path, status: str,
+                                                    kind: type | None) -> None:
+    # The verdict reads fail, error, no_data and insufficient as not-PASS: a CI
+    # test viewer must never show one of them as a passing test.
+    document: Any = {
+        "status": "fail", "exit_code": 1, "policy": {"name": "p", "path": "p.yaml"},
+        "window": {"start": "a", "end": "b"}, "timings": {},
+        "checks": [{"id": "c", "title": "c", "status": status, "value": 1.0, "unit": "",
+                    "reason": f"c {status}", "query": "up", "gate": True}]}
+    path = evidence / f"{status}.xml"
+    path.write_bytes(junit_xml(document))
+    (case,) = [case for suite in JUnitXml.fromfile(str(path)) for case in suite]
+    if kind is None:
+        assert case.is_passed
+    else:
+        (result,) = case.result
+        assert type(result) is kind
