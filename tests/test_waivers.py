@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_watch import PROMETHEUS_CHECKS
+from notify_support import Receiver
+from test_watch import PROMETHEUS_CHECKS, run_watch, webhook_policy
 
 from gacert.demo.gaday import scenario_window
 from gacert.demo.prometheus import PrometheusServer
@@ -121,6 +122,29 @@ def test_a_waived_failing_gate_check_passes_and_every_output_shows_the_waiver(
     skipped = case.find("skipped")
     assert skipped is not None
     assert "approved by sre-lead" in skipped.get("message", "")
+
+
+@pytest.mark.prometheus
+def test_a_watch_keeps_the_real_statuses_but_neither_fails_nor_warns_of_a_waived_check(
+        prometheus: PrometheusServer, tmp_path: Path) -> None:
+    # Unwaived, this watch notifies p99_latency's failure once (see test_watch).
+    policy = webhook_policy(tmp_path)
+    policy.write_text(policy.read_text(encoding="utf-8") + waiver(SOON), encoding="utf-8")
+    with Receiver() as receiver:
+        env = {"PROMETHEUS_URL": prometheus.url, "HOOK_URL": receiver.url}
+        result = run_watch(policy, tmp_path / "out", env)
+    document = result.document
+    assert receiver.received == []
+    assert document["status"] == "pass"
+    assert {s["status"] for s in document["watch"]["snapshots"]} == {"pass"}
+    # The trend still shows what the check measured: it turned to fail mid-window.
+    trend = next(t for t in document["watch"]["trend"] if t["id"] == "p99_latency")
+    statuses = [point[2] for point in trend["points"]]
+    assert statuses[0] == "pass"
+    assert statuses[-1] == "fail"
+    check = check_of(document, "p99_latency")
+    assert check["status"] == "fail"
+    assert check["waiver"]["in_force"] is True
 
 
 @pytest.mark.prometheus
