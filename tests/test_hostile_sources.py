@@ -45,8 +45,8 @@ def run_against(tmp_path: Path, server: FaultyPrometheus, settings: str = ""
 
 
 @pytest.mark.parametrize(("fault", "settings", "error", "bound"), [
-    pytest.param("huge", "", "the answer is larger than max_response_bytes (64 MiB)",
-                 MAX_RSS, id="an answer of 80 MiB"),
+    pytest.param("huge", "", "the answer is larger than max_response_bytes (128 MiB)",
+                 MAX_RSS, id="an answer of 160 MiB"),
     pytest.param("huge", "    max_response_bytes: 1048576\n",
                  "the answer is larger than max_response_bytes (1 MiB)", 150 * MIB,
                  id="an answer over a limit the policy sets"),

@@ -417,7 +417,7 @@ class FaultyPrometheus(_ThreadingHttp):
     queries received, so that a test can tell that nothing was asked.
     """
 
-    def __init__(self, fault: str, *, huge_bytes: int = 80 * _MIB,
+    def __init__(self, fault: str, *, huge_bytes: int = 160 * _MIB,
                  bomb_bytes: int = 1024 * _MIB) -> None:
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")

@@ -29,7 +29,12 @@ from gacert import __version__
 from gacert.durations import format_duration
 from gacert.errors import SourceError, exception_chain
 from gacert.model import Fetched, Query, Series
-from gacert.sources.bodies import BodyTooLarge, ResponseLimits, read_body
+from gacert.sources.bodies import (
+    PROMETHEUS_MAX_RESPONSE_BYTES,
+    BodyTooLarge,
+    ResponseLimits,
+    read_body,
+)
 from gacert.sources.endpoint import Endpoint
 from gacert.sources.settings import Settings
 
@@ -255,7 +260,7 @@ def read_config(settings: Settings) -> PrometheusConfig:
         backoff=settings.seconds("backoff", DEFAULT_BACKOFF),
         concurrency=settings.integer("concurrency", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
         compression=settings.flag("compression"),
-        limits=ResponseLimits.from_settings(settings),
+        limits=ResponseLimits.from_settings(settings, PROMETHEUS_MAX_RESPONSE_BYTES),
     )
 
 
