@@ -165,6 +165,10 @@ def test_the_step_summary_gives_the_verdict_what_needs_attention_and_the_gate_ch
     assert summary.startswith("# an earlier step's summary\n")  # appended, never replaced
     results = json.loads((work / "package" / "results.json").read_text())
     assert f"## gacert: {results['policy']['report_title']}: ❌ FAIL" in summary
+    counts = results["summary"]
+    # Every status that fails a verdict is counted, evidence short of the window too.
+    assert (f"{counts['fail']} fail, {counts['no_data']} no data, "
+            f"{counts['insufficient']} insufficient, {counts['error']} error.") in summary
     attention = summary[summary.index("### Needs attention"):summary.index("### Gate checks")]
     row = r"^\| ❌ FAIL \| Worst service P99 latency \(`p99_latency`\) \| 2,492\.5 ms \| "
     assert re.search(row, attention, re.MULTILINE), attention
