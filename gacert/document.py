@@ -128,6 +128,8 @@ class TimingsDocument(TypedDict):
 SummaryDocument = TypedDict("SummaryDocument", {
     "total": int, "gate": int, "pass": int, "warn": int, "fail": int, "no_data": int,
     "error": int, "insufficient": NotRequired[int],
+    # Written since the no_baseline status exists, like insufficient.
+    "no_baseline": NotRequired[int],
     # Gate checks a waiver in force takes (or takes in part) out of the verdict;
     # written when the policy has waivers.
     "waived": NotRequired[int],
@@ -172,6 +174,9 @@ class SeriesDocument(TypedDict):
     # and the trace charts draw.
     points: NotRequired[list[Point]]
     trace: NotRequired[list[TracePoint]]
+    # The baseline run's value of the series with the same labels (null: none);
+    # written when the run had a baseline.
+    baseline: NotRequired[JsonNumber | None]
     # True when a series waiver in force matches it: it does not gate the verdict.
     waived: NotRequired[bool]
 
@@ -255,6 +260,35 @@ class CheckDocument(TypedDict):
     coverage: NotRequired[CoverageDocument]
     line: NotRequired[int]  # where the check starts in the policy file; 0 when unknown
     waiver: NotRequired[WaiverDocument]  # the policy's waiver of this check, if any
+    # The check beside the baseline run; written when the run had a baseline or a
+    # rule of the check reads one.
+    baseline: NotRequired[CheckBaselineDocument]
+
+
+class CheckBaselineDocument(TypedDict):
+    """A check's value beside the baseline's (gacert.engine.baseline)."""
+
+    value: float | None  # the baseline's value; null when there is none
+    change: float | None  # this run's value minus the baseline's
+    relative_change: float | None  # change / |baseline value|; null when it is 0
+    missing: str  # why there is no baseline value; "" when there is one
+    same_query: bool  # false: the baseline measured the check with another query
+
+
+class BaselineWindowDocument(TypedDict):
+    start: str
+    end: str
+
+
+class BaselineDocument(TypedDict):
+    """The previous release's results the run compared with (--baseline)."""
+
+    path: str  # as given
+    results_sha256: str  # of the results.json read
+    manifest_sha256: str | None  # of its package's manifest; null: a lone results.json
+    status: str  # the baseline run's verdict
+    policy: str  # the baseline policy's name
+    window: BaselineWindowDocument
 
 
 class WaiverDocument(TypedDict):
@@ -440,3 +474,4 @@ class ResultsDocument(TypedDict):
     watch: NotRequired[WatchDocument]  # the final results of a watch
     waivers: NotRequired[WaiversDocument]
     score: NotRequired[ScoreDocument]
+    baseline: NotRequired[BaselineDocument]  # written when the run had a baseline

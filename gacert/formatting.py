@@ -89,3 +89,25 @@ def format_span(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s" if secs else f"{minutes}m"
     return f"{secs}s"
+
+
+def format_change(relative: float | None) -> str:
+    """A relative change for people: 7.236 -> `+723.6 %`, -0.031 -> `-3.1 %`."""
+    if relative is None:
+        return "n/a"
+    return f"{relative * 100:+,.1f} %"
+
+
+def baseline_text(baseline: Mapping[str, Any] | None, unit: str | None, precision: int) -> str:
+    """A check's comparison with the baseline (its `baseline` in results.json) on one
+    line: `baseline 302.6 ms, +723.6 %`, or `no baseline: why`; "" without one."""
+    if baseline is None:
+        return ""
+    if baseline["value"] is None:
+        return f"no baseline: {baseline['missing']}"
+    text = f"baseline {format_value(baseline['value'], unit, precision)}"
+    if baseline["relative_change"] is not None:
+        text += f", {format_change(baseline['relative_change'])}"
+    if not baseline["same_query"]:
+        text += " (measured with another query)"
+    return text

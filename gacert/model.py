@@ -24,9 +24,12 @@ from gacert.durations import format_duration
 
 # `insufficient`: the rules would pass or warn, but the evidence does not cover
 # enough of the window (see Coverage); it is never a pass.
-Status = Literal["pass", "warn", "fail", "no_data", "insufficient", "error"]
+# `no_baseline`: a rule compares with the previous release (`baseline.value`) and
+# there is no baseline value to compare with (see Baseline); it is never a pass.
+Status = Literal["pass", "warn", "fail", "no_data", "no_baseline", "insufficient", "error"]
 # Worst first: the order in which a check's series, and reports, rank statuses.
-SEVERITY: tuple[Status, ...] = ("fail", "error", "no_data", "insufficient", "warn", "pass")
+SEVERITY: tuple[Status, ...] = ("fail", "error", "no_data", "no_baseline", "insufficient",
+                                "warn", "pass")
 ParamValue = bool | int | float | str
 
 Verdict = Literal["pass", "warn", "fail", "error"]
@@ -493,6 +496,54 @@ class Override:
     origin: str  # "command line", or "environment VAR"
 
 
+# --- the baseline: a previous release's results (read by gacert.engine.baseline) --------
+
+SeriesKey = frozenset[tuple[str, str]]  # a series' labels, as a key of a mapping
+
+
+def series_key(labels: Mapping[str, str]) -> SeriesKey:
+    return frozenset(labels.items())
+
+
+@dataclass(frozen=True)
+class BaselineCheck:
+    """What the baseline results hold for one check: its value, and the value of
+    each of its series by labels. `missing` says why a value is absent (a re-grade
+    keeps what the run that compared said)."""
+
+    value: float | None
+    series: Mapping[SeriesKey, float | None]
+    query: str
+    missing: str = ""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The results of a previous run (the last release) that rules compare with
+    through `baseline.value`, and where they came from."""
+
+    path: str  # as given (--baseline)
+    results_sha256: str  # of the results.json bytes read
+    manifest_sha256: str | None  # of the package's manifest, when it was a package
+    status: str  # the baseline run's verdict
+    policy_name: str
+    window_start: str  # RFC 3339, UTC
+    window_end: str
+    checks: Mapping[str, BaselineCheck]
+
+
+@dataclass(frozen=True)
+class BaselineComparison:
+    """A check's value beside the baseline's: `value` is the baseline's, `missing`
+    why there is none ("" when there is one)."""
+
+    value: float | None
+    change: float | None  # this run's value minus the baseline's
+    relative_change: float | None  # change / |baseline|; None when the baseline is 0
+    missing: str
+    same_query: bool  # False: the baseline measured the check with another query
+
+
 # --- results (made by gacert.engine.evaluate, written by gacert.engine.results) ---
 
 @dataclass(frozen=True)
@@ -533,6 +584,8 @@ class SeriesResult:
     points: Sequence[tuple[float, float]] | None
     summary: SeriesSummary | None = None  # range checks only
     trace: Trace | None = None  # range checks, the series whose points are kept
+    # The baseline run's value of the series with the same labels; None without one.
+    baseline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -571,6 +624,9 @@ class CheckResult:
     coverage: Coverage | None = None  # None: built without the engine's measurement
     line: int = 0  # the check's line in the policy file; 0 when unknown
     waiver: WaiverResult | None = None  # the policy's waiver of this check, if any
+    # The check compared with the baseline run; None when the run had no baseline
+    # and no rule of the check reads one.
+    baseline: BaselineComparison | None = None
 
 
 @dataclass(frozen=True)
@@ -613,3 +669,4 @@ class RunResult:
     overrides: tuple[Override, ...] = ()
     # When waivers were judged (in force or expired); None without waivers.
     waivers_judged_at: datetime | None = None
+    baseline: Baseline | None = None  # the previous release's results compared with

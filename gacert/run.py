@@ -27,6 +27,7 @@ from gacert.engine.waivers import apply_waivers
 from gacert.engine.window import resolve_window
 from gacert.fsutil import write_atomic
 from gacert.model import (
+    Baseline,
     CheckResult,
     Notify,
     Outcome,
@@ -63,6 +64,9 @@ class RunOptions:
     # Series of each range check that keep every sample, the worst first; None: as
     # the policy says (--keep-points).
     keep_points: int | None = None
+    # The previous release's results (a results.json or a package), which rules read
+    # as baseline.value (--baseline).
+    baseline: str | None = None
     now: datetime | None = None
     package: PackageOptions = field(default_factory=PackageOptions)
 
@@ -96,12 +100,13 @@ def execute(options: RunOptions,
     templates = policy_templates(policy)
     package_options = replace(options.package, policy_path=options.policy_path)
     check_options(options.output_dir, package_options)
+    baseline = load_baseline(options.baseline)
     environ = os.environ if options.environ is None else options.environ
     sources = build_sources(policy, environ)
     overrides = (*param_overrides(policy.params, list(options.overrides)),
                  *source_overrides(policy.sources, environ))
     run = evaluate_plan(policy, plan, sources, progress, started, overrides,
-                        options.keep_points, judged_at=options.now)
+                        options.keep_points, judged_at=options.now, baseline=baseline)
     document = to_document(run)
     if templates.overrides:
         document["policy"]["report_templates"] = dict(templates.overrides)
@@ -117,22 +122,35 @@ def execute(options: RunOptions,
     return RunOutput(document, results_path, package)
 
 
+def load_baseline(path: str | None) -> Baseline | None:
+    """The baseline at `path` (--baseline), verified if a package; None without one."""
+    if path is None:
+        return None
+    # Imported here: reading and verifying a package costs a run without one nothing.
+    from gacert.package.baseline import read_baseline
+
+    return read_baseline(path)
+
+
 def evaluate_plan(policy: Policy, plan: Plan, sources: Mapping[str, Source],
                   progress: Callable[[str, Outcome], None] | None = None,
                   started: tuple[datetime, float] | None = None,
                   overrides: tuple[Override, ...] = (),
                   keep_points: int | None = None, *,
-                  judged_at: datetime | None = None) -> RunResult:
+                  judged_at: datetime | None = None,
+                  baseline: Baseline | None = None) -> RunResult:
     """Fetch every planned query through `sources` and judge every check, each as soon
     as its answers arrive (so that answers are never all in memory together).
 
     `started` is when the run began (UTC, perf_counter) if before this step;
     `keep_points`, when given, replaces each range check's own setting. The policy's
-    waivers are judged at `judged_at` (default: when the checks are judged)."""
+    waivers are judged at `judged_at` (default: when the checks are judged); rules
+    compare with `baseline`, the previous release's results, if given."""
     started_at, clock = started or (datetime.now(UTC), time.perf_counter())
     fetch_clock = time.perf_counter()
     checks_by_id = fetch_and_judge(
-        plan, sources, lambda p, main, measured: _evaluate(p, main, measured, plan, keep_points),
+        plan, sources,
+        lambda p, main, measured: _evaluate(p, main, measured, plan, keep_points, baseline),
         progress)
     fetch_seconds = time.perf_counter() - fetch_clock
     judged_at = judged_at or datetime.now(UTC)
@@ -145,7 +163,7 @@ def evaluate_plan(policy: Policy, plan: Plan, sources: Mapping[str, Source],
         timings=Timings(format_timestamp(started_at), format_timestamp(datetime.now(UTC)),
                         time.perf_counter() - clock, fetch_seconds),
         checks=checks, overrides=overrides,
-        waivers_judged_at=judged_at if policy.waivers else None)
+        waivers_judged_at=judged_at if policy.waivers else None, baseline=baseline)
 
 
 def final_notices(notify: Notify, document: ResultsDocument, environ: Mapping[str, str],
@@ -164,7 +182,7 @@ def final_notices(notify: Notify, document: ResultsDocument, environ: Mapping[st
 
 
 def _evaluate(planned: PlannedCheck, outcome: Outcome, measured: Outcome | None, plan: Plan,
-              keep_points: int | None = None) -> CheckResult:
+              keep_points: int | None = None, baseline: Baseline | None = None) -> CheckResult:
     """One check judged on its answer and on how much of the window its evidence covers
     (from its own points, or `measured`: the answer to its coverage query)."""
     coverage = None
@@ -172,6 +190,6 @@ def _evaluate(planned: PlannedCheck, outcome: Outcome, measured: Outcome | None,
         coverage = measure_coverage(planned.coverage, plan.window.step_seconds, outcome,
                                     measured)
     return evaluate_check(planned.check, planned.query.text, outcome, plan.params, coverage,
-                          window=plan.window, keep_points=keep_points)
+                          window=plan.window, keep_points=keep_points, baseline=baseline)
 
 

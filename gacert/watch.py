@@ -34,7 +34,7 @@ from gacert.engine.plan import build_plan
 from gacert.engine.results import EXIT_CODES, json_number, read_results, to_document, write_results
 from gacert.engine.window import option_duration, resolve_window
 from gacert.errors import UsageError
-from gacert.model import Override, Policy, SourceSpec
+from gacert.model import Baseline, Override, Policy, SourceSpec
 from gacert.package.build import Package, PackageOptions, check_options, report_names, write_package
 from gacert.policy.load import load_policy
 from gacert.policy.params import param_overrides, resolve_params, source_overrides
@@ -48,7 +48,7 @@ from gacert.publish.notify import (
     target_problems,
 )
 from gacert.report.render import Templates, policy_templates, template_problem
-from gacert.run import evaluate_plan, final_notices
+from gacert.run import evaluate_plan, final_notices, load_baseline
 from gacert.sources.base import Source
 from gacert.sources.window import ProbeRecord, WindowProbe, cycle_settings, cycles
 from gacert.timestamps import format_timestamp, parse_timestamp
@@ -76,6 +76,7 @@ class WatchOptions:
     environ: Mapping[str, str] | None = None
     package: PackageOptions = field(default_factory=PackageOptions)
     wall: Callable[[], datetime] = _wall_now  # the wall clock, for tests
+    baseline: str | None = None  # the previous release's results (--baseline)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class _Watch:
     environ: Mapping[str, str]
     step_seconds: float = 60.0
     notes: list[str] = field(default_factory=list)
+    baseline: Baseline | None = None  # read once, when the watch (re)starts
 
     @property
     def overrides(self) -> tuple[Override, ...]:
@@ -153,7 +155,8 @@ def prepare(options: WatchOptions) -> _Watch:
                              "watch into a new directory")
         state, notes = _new_state(options, policy), []
     watch = _Watch(options, policy, params, templates, files, state, environ,
-                   step_seconds=policy.window.step_seconds, notes=notes)
+                   step_seconds=policy.window.step_seconds, notes=notes,
+                   baseline=load_baseline(options.baseline))
     if policy.notify is not None:
         watch.notes += target_problems(policy.notify, environ)
     return watch
@@ -259,7 +262,7 @@ def _take(watch_: _Watch, due: datetime) -> SnapshotReport:
     # A window that ended more than an interval ago (a watch resumed late) runs no
     # more probe cycles: they would measure outside it.
     sources = _sources(watch_, at, run_cycles=now - state.end <= watch_.interval)
-    run = evaluate_plan(policy, plan, sources, overrides=overrides)
+    run = evaluate_plan(policy, plan, sources, overrides=overrides, baseline=watch_.baseline)
     document = to_document(run)
     if watch_.templates.overrides:
         document["policy"]["report_templates"] = dict(watch_.templates.overrides)

@@ -132,7 +132,7 @@ def test_load_policy_raises_with_every_problem(tmp_path: Path) -> None:
                      "did you mean 'target'?", id="an unknown name in an expression gets a hint"),
         pytest.param([("value >= target", "value >= zzz")], 14, 11, "checks[0].pass",
                      "expression 'value >= zzz' uses unknown name 'zzz'",
-                     "names: job, labels, params, series_count, target, value",
+                     "names: baseline, job, labels, params, series_count, target, value",
                      id="an unknown name with nothing close lists the names"),
         pytest.param([("value >= target", "value = target")], 14, 11, "checks[0].pass",
                      "expression 'value = target': an expression cannot assign or hold several "
@@ -160,7 +160,7 @@ def test_load_policy_raises_with_every_problem(tmp_path: Path) -> None:
                      id="the automatic section id is reserved"),
         pytest.param([("  job: api\n", "  job: api\n  value: 3\n")], 6, 3, "params.value",
                      "param 'value' shadows a built-in name",
-                     "built-in names: labels, params, series_count, value",
+                     "built-in names: baseline, labels, params, series_count, value",
                      id="a param named value is reserved"),
         pytest.param([("  job: api\n", "  job: api\n  __range: 3\n")], 6, 3, "params.__range",
                      "param '__range' shadows a built-in name", "",

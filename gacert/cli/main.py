@@ -117,6 +117,11 @@ def _with_options(options: list[Callable[..., Any]]
 
 
 _with_window_options = _with_options(window_options)
+_baseline_option = click.option(
+    "--baseline", metavar="PREVIOUS", type=click.Path(exists=True),
+    help="The last release's results (a results.json, a package directory or its .tar.gz; "
+         "a package must verify), which rules compare with as baseline.value. A rule that "
+         "reads baseline.value without one is no_baseline: a failure, never a pass.")
 
 
 def spread_artifacts(args: list[str]) -> list[str]:
@@ -175,14 +180,15 @@ def cli() -> None:
               help="Keep every sample of the worst N series of each range check in "
                    "results.json (the others keep value, status and summary). "
                    "Default: the policy's keep_points, else 5.")
+@_baseline_option
 @_with_options(publish_options)
 @_with_options(verdict_options)
 @click.option("-v", "--verbose", is_flag=True, help="Print every check with its query.")
 def run(policy: str, start: str | None, end: str | None, duration: str | None,
         overrides: tuple[str, ...], output: str, artifacts: tuple[str, ...],
         certify_only: bool, tarball_path: str | None, no_pdf: bool, allow_nonempty: bool,
-        render_timeout: str, pdf_max_checks: int, keep_points: int | None, junit: str | None,
-        output_format: str,
+        render_timeout: str, pdf_max_checks: int, keep_points: int | None,
+        baseline: str | None, junit: str | None, output_format: str,
         fail_on: str, quiet: bool, verbose: bool) -> None:
     """Evaluate POLICY over a window; write the certification package; exit with the verdict.
 
@@ -206,7 +212,7 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
                                render_timeout, pdf_max_checks)
     options = RunOptions(policy_path=policy, output_dir=output, start=start, end=end,
                          duration=duration, overrides=overrides, package=package,
-                         keep_points=keep_points)
+                         keep_points=keep_points, baseline=baseline)
     progress = Progress(enabled=not quiet)
     try:
         result = execute(options, progress.update)
@@ -247,12 +253,14 @@ def run(policy: str, start: str | None, end: str | None, duration: str | None,
               "FACTOR times faster than real time (demos, tests). Default: 1, live.")
 @click.option("--fail-on", type=click.Choice(["fail", "warn"]), default="fail", show_default=True,
               help="Exit 1 on a fail verdict only, or on warn too.")
+@_baseline_option
 @click.option("-q", "--quiet", is_flag=True, help="One line per snapshot, then the verdict line.")
 def watch(policy: str, start: str | None, end: str | None, duration: str | None,
           interval: str | None, overrides: tuple[str, ...], output: str,
           artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
           no_pdf: bool, allow_nonempty: bool, render_timeout: str, pdf_max_checks: int,
-          abort_on_fail: bool, speed: float | None, fail_on: str, quiet: bool) -> None:
+          abort_on_fail: bool, speed: float | None, fail_on: str, baseline: str | None,
+          quiet: bool) -> None:
     """Judge POLICY every interval through a GA window, then write the certification package.
 
     \b
@@ -275,7 +283,8 @@ def watch(policy: str, start: str | None, end: str | None, duration: str | None,
                                render_timeout, pdf_max_checks)
     options = WatchOptions(policy_path=policy, output_dir=output, start=start, end=end,
                            duration=duration, interval=interval, overrides=overrides,
-                           speed=speed, abort_on_fail=abort_on_fail, package=package)
+                           speed=speed, abort_on_fail=abort_on_fail, package=package,
+                           baseline=baseline)
     prepared = prepare(options)
     print_notes(prepared.notes)
     stop, signals = _stop_on_signals()
@@ -286,7 +295,8 @@ def watch(policy: str, start: str | None, end: str | None, duration: str | None,
         line.close()
     if result.stopped:
         resume = " ".join(["gacert watch", policy, "-o", output,
-                           *(f"--set {o}" for o in overrides)])
+                           *(f"--set {o}" for o in overrides),
+                           *([f"--baseline {baseline}"] if baseline else [])])
         click.echo(f"stopped at snapshot {result.state.last_number}; resume with: {resume}",
                    err=True)
         sys.exit(143 if signals and signals[-1] == signal.SIGTERM else 130)
@@ -424,11 +434,14 @@ def render(results: str, output: str, policy_path: str | None, artifacts: tuple[
               help="The package directory of the re-grade (not the one RESULTS is in).")
 @_with_options(package_options)
 @_with_options(verdict_options)
+@click.option("--baseline", metavar="PREVIOUS", type=click.Path(exists=True),
+              help="Compare with these results (a results.json or a package that verifies) "
+                   "instead of the baseline values the run recorded.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print every check of the re-grade.")
 def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: str,
             artifacts: tuple[str, ...], certify_only: bool, tarball_path: str | None,
             no_pdf: bool, allow_nonempty: bool, render_timeout: str, pdf_max_checks: int,
-            fail_on: str, quiet: bool, verbose: bool) -> None:
+            fail_on: str, quiet: bool, baseline: str | None, verbose: bool) -> None:
     """Judge the evidence stored in RESULTS with an edited POLICY; contact nothing.
 
     RESULTS is a results.json, a package directory or its .tar.gz; a package
@@ -454,7 +467,7 @@ def regrade(results: str, policy_path: str, overrides: tuple[str, ...], output: 
                                render_timeout, pdf_max_checks)
     result = execute_regrade(RegradeOptions(results=results, policy_path=policy_path,
                                             output_dir=output, overrides=overrides,
-                                            package=package))
+                                            package=package, baseline=baseline))
     document = result.document
     record = document["regrade"]
     if not quiet:

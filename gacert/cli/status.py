@@ -10,9 +10,9 @@ from __future__ import annotations
 import click
 
 LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "no_data": "NODATA",
-          "insufficient": "INSUFF", "error": "ERROR"}
+          "no_baseline": "NOBASE", "insufficient": "INSUFF", "error": "ERROR"}
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no_data": "magenta",
-           "insufficient": "magenta", "error": "red"}
+           "no_baseline": "magenta", "insufficient": "magenta", "error": "red"}
 
 
 def status_label(status: str, width: int = 6) -> str:

@@ -13,7 +13,7 @@ import click
 from gacert.cli.status import LABELS, status_label
 from gacert.engine.results import STATUSES
 from gacert.engine.waivers import is_waived, waiver_sentence
-from gacert.formatting import format_value
+from gacert.formatting import baseline_text, format_value
 from gacert.policy.variables import format_param
 from gacert.redact import printable
 from gacert.report.reportdata import coverage_detail, coverage_text, override_origin
@@ -78,6 +78,7 @@ def print_summary(result: RunOutput, *, quiet: bool, verbose: bool) -> None:
     flag = f"; {len(overrides)} value{'s' if len(overrides) > 1 else ''} overridden at run " \
         "time" if overrides else ""
     print_waivers(doc)
+    print_baseline(doc)
     if summary.get("waived"):
         flag += f"; {summary.get('waived')} waived"
     click.echo(f"verdict: {status_label(doc['status'], 0)} ({_shown(counts)}; "
@@ -98,6 +99,18 @@ def print_waivers(doc: ResultsDocument) -> None:
         if waiver is not None:
             click.secho(_shown(f"waiver: {check['id']} {waiver_sentence(waiver)}"),
                         fg="yellow" if waiver["in_force"] else "red")
+
+
+def print_baseline(doc: ResultsDocument) -> None:
+    """Which previous run the checks were compared with, and whether it was verified."""
+    baseline = doc.get("baseline")
+    if baseline is None:
+        return
+    verified = "package verified" if baseline["manifest_sha256"] else \
+        "a results.json, not verified"
+    click.echo(_shown(f"baseline: {baseline['path']} ({baseline['policy']}, "
+                      f"{baseline['window']['start']} -> {baseline['window']['end']}, verdict "
+                      f"{baseline['status']}; {verified})"))
 
 
 def print_score(doc: ResultsDocument) -> None:
@@ -250,6 +263,9 @@ def _print_check(check: CheckDocument, verbose: bool) -> None:
     line = (f"  {status_label(check['status'])} {_shown(check['id']):<28} "
             f"{_shown(value):>16}{evidence}{gate}")
     click.echo(line)
+    compared = check.get("baseline")
+    if compared is not None and (compared["value"] is not None or verbose):
+        click.echo(f"         {_shown(baseline_text(compared, check['unit'], check['precision']))}")
     if check["status"] not in ("pass",) or verbose:
         click.echo(f"         {_shown(check['reason'])}")
     if verbose:

@@ -13,6 +13,12 @@ that infinity) is an `error` with the reason, and so is a check whose series
 are reduced to one value when any of them is. Last, a check that would pass
 or warn is `insufficient` when its evidence covers less of the window than
 its coverage rule asks.
+
+A rule may compare with the previous release (`baseline.value`, see
+gacert.engine.baseline); a rule that does so when there is no baseline value
+makes the check `no_baseline`, never a pass. Rules apply in order (fail,
+warn, pass), so a fail rule that compares with an absolute bound still fails
+a check without a baseline.
 """
 
 from __future__ import annotations
@@ -25,17 +31,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gacert.durations import format_duration
+from gacert.engine.baseline import (
+    BASELINE_NAME,
+    BaselineLookup,
+    BaselineMissing,
+    MissingBaseline,
+    rules_read_baseline,
+)
 from gacert.engine.reduce import REDUCERS, Buckets, Reduced, band, reduce_series
 from gacert.formatting import format_bound, format_share, format_span, labels_text
 from gacert.formatting import format_value as _format_value
 from gacert.model import (
     SEVERITY,
+    Baseline,
     Check,
     CheckResult,
     Coverage,
     Expression,
     Outcome,
     ParamValue,
+    RuleName,
     Series,
     SeriesResult,
     Status,
@@ -56,22 +71,25 @@ class _Decision:
     rule: str | None  # "fail", "warn", "pass", "no_data", or None
     expression: Expression | None
     error: str | None = None
+    missing: str = ""  # no_baseline: why the rule has no baseline to compare with
 
 
 def evaluate_check(check: Check, query: str, outcome: Outcome,
                    params: Mapping[str, ParamValue],
                    coverage: Coverage | None = None, *, window: Window | None = None,
-                   keep_points: int | None = None) -> CheckResult:
+                   keep_points: int | None = None,
+                   baseline: Baseline | None = None) -> CheckResult:
     """The result of `check` given the source's `outcome` and the evidence's `coverage`.
 
     Each series is reduced in one pass (gacert.engine.reduce); only the worst
     `keep_points` series of a range check (default: the check's setting) keep
     their samples and, given the `window`, their trace for charts; the others
-    are drawn together as one band.
+    are drawn together as one band. Rules read `baseline.value` from `baseline`.
     """
     base = _Base(check, query, outcome, thresholds(check.rules, params), coverage, params,
                  check.keep_points if keep_points is None else keep_points,
-                 Buckets.of(window) if check.mode == "range" else None)
+                 Buckets.of(window) if check.mode == "range" else None,
+                 BaselineLookup(baseline, check.id, query))
     if outcome.error is not None or outcome.fetched is None:
         return base.result("error", None, f"{check.id} error: {outcome.error}", None, None, (),
                            error=outcome.error)
@@ -92,12 +110,13 @@ def _each(base: _Base, values: list[tuple[Series, float | None]],
           scope: Mapping[str, Any]) -> CheckResult:
     """Every series judged on its own; the worst decides."""
     check = base.check
-    decided = [(s, v, _judge(check, v, s.labels, len(values), scope)) for s, v in values]
+    decided = [(s, v, _judge(check, v, s.labels, len(values), scope,
+                             base.prior.value(s.labels))) for s, v in values]
     worst_series, worst_value, worst = _worst(check, decided)
     series = tuple(base.series_result(s, v, d.status) for s, v, d in decided)
     reason = base.reason(worst, worst_value, worst_series.labels)
     return base.result(worst.status, worst_value, reason, worst.rule, worst.expression, series,
-                       error=worst.error)
+                       error=worst.error, compared=worst_series.labels)
 
 
 def _reduced(base: _Base, values: list[tuple[Series, float | None]],
@@ -113,8 +132,8 @@ def _reduced(base: _Base, values: list[tuple[Series, float | None]],
                           f"; the {check.series} of the series is not computed")
     else:
         value = REDUCERS[check.series]([v for _, v in values if v is not None])
-        worst = _judge(check, value, {}, len(values), scope)
-    no_value = _judge(check, None, {}, len(values), scope)
+        worst = _judge(check, value, {}, len(values), scope, base.prior.value(None))
+    no_value = _judge(check, None, {}, len(values), scope, (None, ""))
     series = tuple(base.series_result(s, v, worst.status if v is not None else no_value.status)
                    for s, v in values)
     return base.result(worst.status, value, base.reason(worst, value, labels), worst.rule,
@@ -122,16 +141,16 @@ def _reduced(base: _Base, values: list[tuple[Series, float | None]],
 
 
 def _judge(check: Check, value: float | None, labels: Mapping[str, str], series_count: int,
-           scope: Mapping[str, Any]) -> _Decision:
+           scope: Mapping[str, Any], prior: tuple[float | None, str]) -> _Decision:
     """Judge one value; a value that is missing, not finite or makes a rule raise is
-    data too."""
+    data too. `prior` is the baseline value to compare with, or why there is none."""
     if value is None:
         return _Decision(check.no_data, "no_data", None,
                          error="no data" if check.no_data == "error" else None)
     if not math.isfinite(value):
         return _Decision("error", None, None, error=_not_finite(value))
     try:
-        return _decide(check, value, labels, series_count, scope)
+        return _decide(check, value, labels, series_count, scope, prior)
     except Exception as exc:  # e.g. comparing a str param with a number
         return _Decision("error", None, None, error=f"evaluating rules: {exc}")
 
@@ -158,18 +177,25 @@ def _worst(check: Check, decided: list[tuple[Series, float | None, _Decision]]
 
 
 def _decide(check: Check, value: float, labels: Mapping[str, str], series_count: int,
-            scope: Mapping[str, Any]) -> _Decision:
+            scope: Mapping[str, Any], prior: tuple[float | None, str]) -> _Decision:
     names = {**scope, "value": value, "labels": dict(labels), "series_count": series_count}
+    known, missing = prior
+    names[BASELINE_NAME] = {"value": known} if known is not None else MissingBaseline(missing)
     rules = check.rules
-    if rules.fail is not None and evaluate(rules.fail, names):
-        return _Decision("fail", "fail", rules.fail)
-    if rules.warn is not None and evaluate(rules.warn, names):
-        return _Decision("warn", "warn", rules.warn)
-    if rules.pass_ is None:
-        return _Decision("pass", None, None)
-    if evaluate(rules.pass_, names):
-        return _Decision("pass", "pass", rules.pass_)
-    return _Decision("fail", "pass", rules.pass_)
+    ordered: tuple[tuple[RuleName, Expression | None], ...] = (
+        ("fail", rules.fail), ("warn", rules.warn), ("pass", rules.pass_))
+    for rule, expression in ordered:
+        if expression is None:
+            continue
+        try:
+            holds = evaluate(expression, names)
+        except BaselineMissing:
+            return _Decision("no_baseline", rule, expression, missing=missing)
+        if rule != "pass" and holds:
+            return _Decision(rule, rule, expression)
+        if rule == "pass":
+            return _Decision("pass" if holds else "fail", "pass", expression)
+    return _Decision("pass", None, None)
 
 
 def _no_data(base: _Base, values: list[tuple[Series, float | None]]) -> CheckResult:
@@ -256,7 +282,7 @@ class _Base:
     def __init__(self, check: Check, query: str, outcome: Outcome,
                  limits: tuple[Threshold, ...], coverage: Coverage | None,
                  params: Mapping[str, ParamValue], keep_points: int,
-                 buckets: Buckets | None) -> None:
+                 buckets: Buckets | None, prior: BaselineLookup) -> None:
         self.check = check
         self.query = query
         self.outcome = outcome
@@ -265,6 +291,7 @@ class _Base:
         self.params = params
         self.keep_points = keep_points
         self.buckets = buckets
+        self.prior = prior
         # What one pass over each series gave, and the series of each range result.
         self._reduced: dict[int, Reduced] = {}
         self._sources: dict[int, Series] = {}
@@ -280,12 +307,14 @@ class _Base:
 
     def series_result(self, series: Series, value: float | None,
                       status: Status) -> SeriesResult:
+        prior = self.prior.value(series.labels)[0] if self.prior.given else None
         if self.check.mode != "range":
             return SeriesResult(labels=dict(series.labels), value=value, status=status,
-                                points=None)
+                                points=None, baseline=prior)
         reduced = self._reduced.get(id(series)) or reduce_series(series, None, self.buckets)
         result = SeriesResult(labels=dict(series.labels), value=value, status=status,
-                              points=None, summary=reduced.summary, trace=reduced.trace)
+                              points=None, summary=reduced.summary, trace=reduced.trace,
+                              baseline=prior)
         self._sources[id(result)] = series
         return result
 
@@ -322,6 +351,9 @@ class _Base:
             return f"{check.id} {decision.status}: a series has no value{where}{declared}"
         if decision.error is not None:
             return f"{check.id} error: {decision.error}{where}"
+        if decision.status == "no_baseline" and decision.expression is not None:
+            return (f"{check.id} no_baseline: {decision.rule} rule {decision.expression.text} "
+                    f"compares with the baseline, but {decision.missing}{where}")
         head = f"{check.id} {decision.status}: {_format_value(value, check.unit, check.precision)}"
         if decision.expression is None:
             return f"{head}{where} matched no fail or warn rule"
@@ -333,8 +365,14 @@ class _Base:
 
     def result(self, status: Status, value: float | None, reason: str, rule: str | None,
                expression: Expression | None, series: tuple[SeriesResult, ...],
-               error: str | None = None) -> CheckResult:
+               error: str | None = None,
+               compared: Mapping[str, str] | None = None) -> CheckResult:
+        """The check's result; `compared` are the labels of the series whose baseline
+        its value is set beside (a check that judges each series), else the check's."""
         check = self.check
+        baseline = None
+        if self.prior.given or rules_read_baseline(check.rules):
+            baseline = self.prior.comparison(value, compared)
         fetched = self.outcome.fetched
         series, rest = self._keep_worst(series)
         return CheckResult(
@@ -353,6 +391,7 @@ class _Base:
             measurements=fetched.measurements if fetched else {},
             evidence=fetched.evidence if fetched else {},
             duration_seconds=self.outcome.seconds, coverage=self.coverage, line=check.line,
+            baseline=baseline,
         )
 
 
@@ -371,7 +410,10 @@ def annotated(expression: Expression, params: Mapping[str, ParamValue], unit: st
             continue
         value = params[name]
         text = ast.get_source_segment(source, node) or name
-        shown = format_bound(value, unit if text in bounds else "", precision) \
+        # A bound is shown as the value is; another number (a factor such as 1.25)
+        # with all its digits, never rounded to the value's precision.
+        shown = (format_bound(value, unit, precision) if text in bounds
+                 else format_bound(value, "", 6)) \
             if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
         # The parser counts UTF-8 bytes; the text is inserted at a character offset.
         end = len(encoded[:getattr(node, "end_col_offset", 0) or 0].decode("utf-8", "ignore"))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gacert.engine.baseline import stored_baseline
 from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import PlannedCheck, build_plan
 from gacert.engine.regrade import StoredEvidence, judge_stored
@@ -28,7 +29,16 @@ from gacert.engine.results import read_results, verdict
 from gacert.engine.waivers import apply_waivers, counts_in_verdict
 from gacert.errors import SourceError
 from gacert.formatting import format_value
-from gacert.model import CheckResult, Fetched, Outcome, ParamValue, Series, Verdict, Window
+from gacert.model import (
+    Baseline,
+    CheckResult,
+    Fetched,
+    Outcome,
+    ParamValue,
+    Series,
+    Verdict,
+    Window,
+)
 from gacert.policy.testfile import Input, InputSeries, PolicyTest, TestFile, laid_over
 from gacert.sources.probe import number_at
 
@@ -82,21 +92,34 @@ class _Case:
         self.file, self.test, self.input = test_file, test, test.input
         self.params: dict[str, ParamValue] = {
             **{name: p.default for name, p in policy.params.items()}, **test.params}
-        self.evidence = _evidence(test.input.results, policy.window.scrape_interval_seconds)
+        document = read_results(test.input.results) if test.input.results else None
+        self.evidence = None if document is None else \
+            StoredEvidence(document, policy.window.scrape_interval_seconds)
         self.window = self.evidence.window if self.evidence else _window(test_file, test.input)
         self.plan = build_plan(policy, self.window, self.params)
+        # The test's baseline; else the one stored results compared with, as a
+        # re-grade of them would.
+        self.baseline = stored_baseline(document) if document else None
+        if test.input.baseline is not None:
+            self.baseline = Baseline(
+                path=test_file.path, results_sha256="", manifest_sha256=None, status="",
+                policy_name=policy.name, window_start="", window_end="",
+                checks=test.input.baseline)
 
     def judge(self, planned: PlannedCheck) -> CheckResult:
         check, query = planned.check, planned.query.text
         if check.id in self.input.series:
             series = tuple(self._series(s) for s in self.input.series[check.id])
-            return evaluate_check(check, query, Outcome(Fetched(series), None, 0.0), self.params)
+            return evaluate_check(check, query, Outcome(Fetched(series), None, 0.0), self.params,
+                                  baseline=self.baseline)
         if check.source in self.input.measurements:
             return evaluate_check(check, query, self._measured(check.source, query),
-                                  self.params)
+                                  self.params, baseline=self.baseline)
         if self.evidence is not None:
-            return judge_stored(planned, self.evidence, self.file.policy, self.params)
-        return evaluate_check(check, query, Outcome(Fetched(()), None, 0.0), self.params)
+            return judge_stored(planned, self.evidence, self.file.policy, self.params,
+                                self.baseline)
+        return evaluate_check(check, query, Outcome(Fetched(()), None, 0.0), self.params,
+                              baseline=self.baseline)
 
     def _series(self, given: InputSeries) -> Series:
         step = self.file.interval_seconds
@@ -141,12 +164,6 @@ class _Case:
                               for s in result.series)
             return (f"results {self.input.results}: {shown or 'no series'}",)
         return ("no input: the query returned nothing",)
-
-
-def _evidence(path: str | None, scrape_interval: float) -> StoredEvidence | None:
-    if path is None:
-        return None
-    return StoredEvidence(read_results(path), scrape_interval)
 
 
 def _window(test_file: TestFile, given: Input) -> Window:

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gacert.document import ChangeDocument, ResultsDocument
+from gacert.engine.baseline import stored_baseline
 from gacert.engine.evaluate import evaluate_check
 from gacert.engine.plan import PlannedCheck, build_plan
 from gacert.engine.results import (
@@ -43,6 +44,7 @@ from gacert.engine.waivers import apply_waivers, waiver_change
 from gacert.errors import OutputError
 from gacert.formatting import document_number
 from gacert.model import (
+    Baseline,
     CheckResult,
     Coverage,
     CoverageRule,
@@ -239,20 +241,22 @@ def _numbers(value: Any) -> Any:
 
 
 def judge_stored(planned: PlannedCheck, evidence: StoredEvidence, policy: Policy,
-                 params: Mapping[str, ParamValue]) -> CheckResult:
+                 params: Mapping[str, ParamValue],
+                 baseline: Baseline | None = None) -> CheckResult:
     """The check judged on the stored evidence, or an `error` saying why it cannot be."""
     why = evidence.why_not(planned, policy.sources[planned.check.source].type, params)
     if why is not None:
         outcome = Outcome(None, f"{NOT_REGRADABLE}: {why}; run the policy again to measure it",
                           0.0)
-        return evaluate_check(planned.check, planned.query.text, outcome, params)
+        return evaluate_check(planned.check, planned.query.text, outcome, params,
+                              baseline=baseline)
     check = planned.check
     # The stored value is already reduced over time: judge it as an instant value,
     # then put back the check's mode and what the run kept of each series (its
     # summary, and the points and trace of the worst) and of the others (the band).
     result = evaluate_check(replace(check, mode="instant", over_time=None),
                             planned.query.text, evidence.outcome(check.id), params,
-                            evidence.coverage(check.id, check.coverage))
+                            evidence.coverage(check.id, check.coverage), baseline=baseline)
     if check.mode != "range":
         return replace(result, mode=check.mode, over_time=check.over_time)
     stored = evidence.checks[check.id]
@@ -263,21 +267,24 @@ def judge_stored(planned: PlannedCheck, evidence: StoredEvidence, policy: Policy
                    band=trace_from_document(stored.get("band")))
 
 
-def regrade(document: Mapping[str, Any], policy: Policy,
-            params: Mapping[str, ParamValue], judged_at: datetime | None = None) -> Regraded:
+def regrade(document: ResultsDocument, policy: Policy,
+            params: Mapping[str, ParamValue], judged_at: datetime | None = None,
+            baseline: Baseline | None = None) -> Regraded:
     """Judge the evidence of `document` with `policy` and `params`; the policy's waivers
     are judged at `judged_at` (default: now), so a re-grade with waivers depends on
-    the moment too."""
+    the moment too. Rules compare with `baseline`, else with the baseline values the
+    run recorded (gacert.engine.baseline.stored_baseline)."""
     evidence = StoredEvidence(document, policy.window.scrape_interval_seconds)
     plan = build_plan(policy, evidence.window, params)
     moment = judged_at or datetime.now(UTC)
-    checks = apply_waivers((judge_stored(p, evidence, policy, params) for p in plan.checks),
-                           policy.waivers, moment)
+    baseline = baseline or stored_baseline(document)
+    checks = apply_waivers((judge_stored(p, evidence, policy, params, baseline)
+                            for p in plan.checks), policy.waivers, moment)
     run = RunResult(status=verdict(checks), policy=policy, window=evidence.window,
                     params=dict(params), sources=_sources(document),
                     timings=_timings(document), checks=checks,
                     overrides=(*evidence.setting_overrides(), *_param_overrides(policy, params)),
-                    waivers_judged_at=moment if policy.waivers else None)
+                    waivers_judged_at=moment if policy.waivers else None, baseline=baseline)
     changes = _changes(evidence, policy, plan.checks, checks, params)
     return Regraded(run, changes, evidence.status)
 

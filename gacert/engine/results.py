@@ -33,6 +33,7 @@ from gacert.document import (
     TracePoint,
     WaiversDocument,
 )
+from gacert.engine.baseline import baseline_document, check_baseline_document
 from gacert.engine.score import score_document
 from gacert.engine.waivers import counts_in_verdict, waived_count, waiver_document
 from gacert.errors import OutputError
@@ -59,22 +60,24 @@ if TYPE_CHECKING:
 
 RESULTS_SCHEMA_VERSION = 1
 EXIT_CODES: dict[Verdict, int] = {"pass": 0, "warn": 0, "fail": 1, "error": 3}
-STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "no_data", "insufficient", "error")
+STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "no_data", "no_baseline", "insufficient",
+                                "error")
 
 
 def verdict(checks: tuple[CheckResult, ...]) -> Verdict:
     """The overall status from gate checks: fail > error > warn > pass.
 
-    A gate check without data, or whose evidence does not cover enough of the
-    window, counts as a failure: a certification cannot rest on evidence that
-    is missing. A definite failure outranks an error, because it is already
-    known that the release did not hold its levels.
+    A gate check without data, without the baseline a rule compares with, or
+    whose evidence does not cover enough of the window, counts as a failure: a
+    certification cannot rest on evidence that is missing. A definite failure
+    outranks an error, because it is already known that the release did not
+    hold its levels.
 
     A waiver in force takes a check, or its failing series, out of the verdict
     (gacert.engine.waivers): the check counts with the status of what is left.
     """
     gates = {status for c in checks if (status := counts_in_verdict(c)) is not None}
-    if gates & {"fail", "no_data", "insufficient"}:
+    if gates & {"fail", "no_data", "no_baseline", "insufficient"}:
         return "fail"
     if "error" in gates:
         return "error"
@@ -137,6 +140,8 @@ def to_document(run: RunResult) -> ResultsDocument:
     if run.waivers_judged_at is not None and policy.waivers:
         document["waivers"] = waivers_document(run)
         document["summary"]["waived"] = document["waivers"]["waived"]
+    if run.baseline is not None:
+        document["baseline"] = baseline_document(run.baseline)
     if policy.score is not None:
         document["score"] = score_document(policy.score, run.checks,
                                            {c.id: c.weight for c in policy.checks})
@@ -207,6 +212,10 @@ def _check_document(check: CheckResult) -> CheckDocument:
         document["keep_points"] = check.keep_points
     if check.band is not None:
         document["band"] = trace_document(check.band)
+    if check.baseline is not None:
+        document["baseline"] = check_baseline_document(check.baseline)
+        for series, written in zip(check.series, document["series"], strict=True):
+            written["baseline"] = json_number(series.baseline)
     if check.waiver is not None:
         document["waiver"] = waiver_document(check.waiver)
         if check.waiver.in_force and check.waiver.waiver.series:

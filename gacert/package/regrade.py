@@ -24,7 +24,7 @@ from gacert.document import ResultsDocument
 from gacert.engine.regrade import Change, Origin, change_document, regrade, regrade_document
 from gacert.engine.results import check_results, results_bytes
 from gacert.errors import OutputError, UsageError
-from gacert.fsutil import open_regular, write_atomic
+from gacert.fsutil import read_regular, write_atomic
 from gacert.model import Policy
 from gacert.package.build import (
     Package,
@@ -47,6 +47,9 @@ class RegradeOptions:
     output_dir: str
     overrides: tuple[str, ...] = ()
     package: PackageOptions = field(default_factory=PackageOptions)
+    # Another baseline than the one the run compared with (--baseline); None: the
+    # values the results recorded.
+    baseline: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,19 +69,28 @@ class Evidence:
     package_dir: str | None  # the package directory it is in, if any
 
 
-def read_evidence(path: str) -> Evidence:
-    """The results document at `path`, verified first when it is (in) a package."""
+# What the evidence is read for, in the message that refuses a package that does
+# not verify.
+REGRADE_USE = "a re-grade of changed evidence would certify nothing"
+
+
+def read_evidence(path: str, use: str = REGRADE_USE) -> Evidence:
+    """The results document at `path`, verified first when it is (in) a package;
+    `use` says, in a refusal, why it must verify."""
     package = _package_of(path)
     if package is None:
         try:
-            # Only a regular file: a FIFO or a device named as results would never end.
-            with open_regular(path) as handle:
-                data = handle.read()
+            # Only a regular file: a FIFO or a device named as results would never end;
+            # and no more than a package may hold: a results file may be a bomb.
+            data, size = read_regular(path, MAX_KEPT_BYTES + 1)
         except OSError as exc:
             raise OutputError(f"{path}: cannot read results: {exc.strerror or exc}") from None
+        if size > MAX_KEPT_BYTES:
+            raise OutputError(f"{path}: results are larger than {MAX_KEPT_BYTES >> 20} MiB; "
+                              "not read")
         manifest = None
     else:
-        data, manifest = _verified_results(package, path)
+        data, manifest = _verified_results(package, path, use)
     try:
         document = json.loads(data)
     except ValueError as exc:
@@ -100,7 +112,7 @@ def _package_of(path: str) -> str | None:
     return None if path.endswith(".json") else path
 
 
-def _verified_results(package: str, given: str) -> tuple[bytes, str]:
+def _verified_results(package: str, given: str, use: str) -> tuple[bytes, str]:
     """The results.json of a package that verifies, and the SHA-256 of its manifest
     (which names every file of the package with its SHA-256)."""
     verification, read = verify_and_read(package, keep=(RESULTS_NAME,))
@@ -108,8 +120,8 @@ def _verified_results(package: str, given: str) -> tuple[bytes, str]:
         problems = "; ".join(f.format() for f in verification.findings[:3])
         more = len(verification.findings) - 3
         raise OutputError(f"{given}: the package does not verify ({problems}"
-                          f"{f'; and {more} more' if more > 0 else ''}); a re-grade of "
-                          "changed evidence would certify nothing: check it with gacert verify")
+                          f"{f'; and {more} more' if more > 0 else ''}); {use}: check it "
+                          "with gacert verify")
     if RESULTS_NAME not in read:
         raise OutputError(f"{given}: results.json is larger than {MAX_KEPT_BYTES >> 20} MiB; "
                           "not read")
@@ -126,7 +138,12 @@ def execute_regrade(options: RegradeOptions) -> RegradeOutput:
     check_options(options.output_dir, package_options)
     _refuse_overwriting(options.results, options.output_dir, package_options)
     params = resolve_params(policy.params, list(options.overrides))
-    regraded = regrade(evidence.document, policy, params)
+    baseline = None
+    if options.baseline is not None:
+        from gacert.package.baseline import read_baseline  # it imports this module
+
+        baseline = read_baseline(options.baseline)
+    regraded = regrade(evidence.document, policy, params, baseline=baseline)
     overridden = {name: params[name] for name in _override_names(options.overrides)}
     document = regrade_document(regraded, evidence.origin, evidence.document, overridden)
     if templates.overrides:

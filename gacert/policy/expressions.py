@@ -20,8 +20,10 @@ from simpleeval import AttributeDoesNotExist, SimpleEval, safe_add, safe_mult
 from gacert.model import Expression
 from gacert.policy.ruleshape import SERIES_NAMES, comparisons, free_names
 
-# Names every expression may use besides the params of its policy.
-CHECK_NAMES = (*SERIES_NAMES, "params")
+# Names every expression may use besides the params of its policy: `baseline` is
+# the previous release's results (`baseline.value`, see gacert.engine.baseline).
+CHECK_NAMES = (*SERIES_NAMES, "params", "baseline")
+BASELINE_KEYS = ("value",)
 CONSTANTS: dict[str, Any] = {
     "true": True, "false": False, "True": True, "False": False, "None": None,
     "nan": math.nan, "inf": math.inf,
@@ -147,6 +149,21 @@ def _describe_forbidden(node: ast.AST) -> str:
                   ast.GeneratorExp):
         return "lambdas and comprehensions are not allowed"
     return f"{type(node).__name__} is not allowed in an expression"
+
+
+def baseline_misuse(expression: Expression) -> str | None:
+    """Why the expression reads `baseline` other than as `baseline.value`, or None."""
+    parents = {id(child): node for node in ast.walk(expression.tree)
+               for child in ast.iter_child_nodes(node)}
+    for node in ast.walk(expression.tree):
+        if not (isinstance(node, ast.Name) and node.id == "baseline"):
+            continue
+        parent = parents.get(id(node))
+        if not isinstance(parent, ast.Attribute):
+            return "baseline is read only as baseline.value"
+        if parent.attr not in BASELINE_KEYS:
+            return f"baseline has no key {parent.attr!r}: read baseline.value"
+    return None
 
 
 def unknown_names(expression: Expression, known: set[str]) -> list[str]:

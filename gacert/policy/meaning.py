@@ -39,6 +39,7 @@ from gacert.policy.expressions import (
     CONSTANTS,
     FUNCTIONS,
     ExpressionSyntaxError,
+    baseline_misuse,
     compile_expression,
     unknown_names,
 )
@@ -362,6 +363,12 @@ class MeaningChecker:
             self.add(path, f"expression {text!r}: {exc}")
             return None
         known = self.param_names | measured
+        misuse = baseline_misuse(expression)
+        if misuse is not None:
+            self.add(path, f"expression {text!r}: {misuse}",
+                     hint="baseline.value is the previous release's value (gacert run "
+                          "--baseline PREVIOUS/results.json)")
+            return None
         unknown = unknown_names(expression, set(known))
         for name in unknown:
             options = known | set(CHECK_NAMES)

@@ -18,7 +18,7 @@ from typing import Any
 
 from gacert.durations import parse_duration
 from gacert.errors import PolicyError, Problem
-from gacert.model import ParamValue, Policy, Status, Verdict
+from gacert.model import BaselineCheck, ParamValue, Policy, Status, Verdict, series_key
 from gacert.policy.load import (
     check_policy_file,
     located_schema_errors,
@@ -54,6 +54,9 @@ class Input:
     series: Mapping[str, tuple[InputSeries, ...]] = field(default_factory=dict)
     measurements: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     results: str | None = None  # a path, made relative to the working directory
+    # By check: the previous release's value and its series' values (`baseline:`);
+    # None when no baseline is given at all.
+    baseline: Mapping[str, BaselineCheck] | None = None
 
     def over(self, shared: Input) -> Input:
         """This input on top of the shared one: a check's series and the results
@@ -61,9 +64,11 @@ class Input:
         ones key by key, so that a test names only what it changes (null: no data)."""
         measurements = {source: laid_over(given, shared.measurements.get(source, {}))
                         for source, given in self.measurements.items()}
+        baseline = None if self.baseline is None and shared.baseline is None else \
+            {**(shared.baseline or {}), **(self.baseline or {})}
         return Input({**shared.series, **self.series},
                      {**shared.measurements, **measurements},
-                     self.results or shared.results)
+                     self.results or shared.results, baseline)
 
 
 def laid_over(given: Mapping[str, Any], shared: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,7 +217,25 @@ class _Reader:
             if not os.path.isfile(results):
                 self.add((*here, "results"), f"results file {results} not found (the path is "
                          "relative to this file)")
-        return Input(series, measurements, results)
+        baseline = None
+        if data.get("baseline") is not None:
+            baseline = {check_id: self._baseline((*here, "baseline", check_id), given)
+                        for check_id, given in data["baseline"].items()
+                        if self._known_check(policy, (*here, "baseline", check_id), check_id)}
+        return Input(series, measurements, results, baseline)
+
+    def _baseline(self, here: PathKey, given: float | Mapping[str, float]) -> BaselineCheck:
+        """A check's baseline as a test gives it: its value, or values by selector
+        (`{}` is the check's own value)."""
+        if not isinstance(given, Mapping):
+            return BaselineCheck(value=float(given), series={}, query="")
+        series = {}
+        for selector, value in given.items():
+            try:
+                series[series_key(parse_labels(selector))] = float(value)
+            except NotationError as exc:
+                self.add((*here, selector), str(exc), key=True)
+        return BaselineCheck(value=series.get(series_key({})), series=series, query="")
 
     def _series(self, here: PathKey, given: Mapping[str, Any]) -> tuple[InputSeries, ...]:
         parsed = []

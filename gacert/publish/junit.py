@@ -5,7 +5,8 @@ reporters) show a run, one testcase per check.
       <testsuite name=POLICY>         one per policy, with the verdict and window as properties
         <testcase name=CHECK>         one per check, classname POLICY.SECTION
           <failure>                   status fail
-          <error>                     status error, no_data or insufficient (the evidence is
+          <error>                     status error, no_data, no_baseline or insufficient (the
+                                      evidence, or the baseline a rule compares with, is
                                       missing, or does not cover the window)
           <skipped>                   informational checks (gate: false), whatever their status,
                                       and gate checks a waiver in force takes out of the
@@ -97,7 +98,7 @@ def outcome_kind(check: CheckDocument) -> str | None:
     # Missing or partial evidence is an error of the test run, not a pass: like the
     # verdict, which reads every one of these as not-PASS.
     return {"fail": "failures", "error": "errors", "no_data": "errors",
-            "insufficient": "errors"}.get(counted)
+            "no_baseline": "errors", "insufficient": "errors"}.get(counted)
 
 
 def _testcase(policy: Mapping[str, Any], check: CheckDocument) -> ET.Element:

@@ -5,8 +5,8 @@ one module each) and the events each wants:
 
 - `verdict`: the final verdict of a run, or of a watch at the end of its window;
 - `change`: a watch snapshot's verdict differs from the snapshot's before;
-- `fail`: gate checks turned failing (fail, no_data or error; with
-  `alert_on: warn`, warn too): once per change of a check, not every interval.
+- `fail`: gate checks turned failing (fail, no_data, no_baseline, insufficient or
+  error; with `alert_on: warn`, warn too): once per change of a check, not every interval.
 
 A target told of the verdict at some moment is not also sent a fail notice
 of the same moment: the verdict names the failing checks already.
@@ -42,7 +42,10 @@ from gacert.timestamps import format_timestamp
 
 MAX_BACKOFF_SECONDS = 30.0
 # What makes a gate check "failing", for each `alert_on` level.
-ALERTING = {"fail": ("fail", "no_data", "error"), "warn": ("fail", "no_data", "error", "warn")}
+# A missing baseline and evidence that does not cover the window fail the verdict
+# as missing data does.
+_FAILING = ("fail", "no_data", "no_baseline", "insufficient", "error")
+ALERTING = {"fail": _FAILING, "warn": (*_FAILING, "warn")}
 USER_AGENT = f"gacert/{__version__}"
 
 
@@ -65,7 +68,7 @@ class Notice:
         """The checks the notice is about, in policy order; the failing gate checks
         for a verdict."""
         if self.event == "verdict":
-            return failing(self.document, ("fail", "no_data", "error"))
+            return failing(self.document, _FAILING)
         wanted = set(self.checks)
         return [c for c in self.document["checks"] if c["id"] in wanted]
 

@@ -18,7 +18,7 @@ from gacert.package.build import GA_DAY_HTML
 # Bump when a key of the JSON below changes meaning or goes away (adding keys is fine).
 JSON_FORMAT_VERSION = 1
 # Gate checks with these statuses make the verdict fail or error.
-FAILING_STATUSES = ("fail", "no_data", "insufficient", "error")
+FAILING_STATUSES = ("fail", "no_data", "no_baseline", "insufficient", "error")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class RunSummary:
             "failing_checks": self.failing_checks(),
             "waived_checks": self.waived_checks(),
             **({"score": doc["score"]} if "score" in doc else {}),
+            **({"baseline": doc["baseline"]} if "baseline" in doc else {}),
             "checks": [_check_json(c) for c in self.checks()],
             "results": self.results_path,
             "package": None if self.package_dir is None else {
@@ -87,4 +88,5 @@ def _check_json(check: CheckDocument) -> dict[str, Any]:
     return {"id": check["id"], "title": check["title"], "status": check["status"],
             "gate": check.get("gate", True), "value": check["value"],
             "unit": check.get("unit") or "", "reason": check["reason"],
-            "line": check.get("line", 0), "waiver": check.get("waiver")}
+            "line": check.get("line", 0), "waiver": check.get("waiver"),
+            **({"baseline": check["baseline"]} if "baseline" in check else {})}

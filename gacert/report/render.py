@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 
 from gacert.document import CheckDocument, PolicyDocument, ResultsDocument
 from gacert.errors import OutputError
-from gacert.formatting import format_span, format_value, labels_text
+from gacert.formatting import format_change, format_span, format_value, labels_text
 from gacert.fsutil import open_beneath, open_regular
 from gacert.model import Policy
 from gacert.redact import printable, redact_text
@@ -44,9 +44,12 @@ BUILTIN_TEMPLATES = {"report": "report.md.j2", "ga_day": "ga_day.md.j2",
 REGRADE_TEMPLATE, DIFF_TEMPLATE = "regrade_diff.md.j2", "policy_diff.md.j2"
 BUILTIN_PREFIX = "builtin/"
 MAX_TEMPLATE_BYTES = 1024 * 1024
+# The statuses of a check that fail the verdict or leave it unjudged.
+FAILING = ("fail", "no_data", "no_baseline", "insufficient", "error")
 PACKAGED_TEMPLATES = "templates"  # where a package keeps its policy's own templates
 STATUS_BADGES = {"pass": "✅ PASS", "warn": "⚠️ WARN", "fail": "❌ FAIL",
-                 "no_data": "❔ NO DATA", "insufficient": "🕳️ INSUFFICIENT EVIDENCE",
+                 "no_data": "❔ NO DATA", "no_baseline": "📏 NO BASELINE",
+                 "insufficient": "🕳️ INSUFFICIENT EVIDENCE",
                  "error": "💥 ERROR"}
 
 # Markdown syntax that data (label values, reasons, error messages) must not
@@ -240,7 +243,7 @@ def _cached_environment(overrides: tuple[tuple[str, str], ...], confined: bool,
                          trim_blocks=True, lstrip_blocks=True)
     env.filters.update(value=format_value, cell=markdown_cell, fence=code_fence,
                        labels=labels_text, hours=hours, tagged=reportdata.tagged,
-                       span=format_span, percent=percent,
+                       span=format_span, percent=percent, change=format_change,
                        badge=lambda status: STATUS_BADGES.get(status, str(status).upper()))
     env.globals.update(reportdata.TEMPLATE_HELPERS)
     return env
@@ -335,7 +338,7 @@ def complete(document: ResultsDocument) -> ResultsDocument:
                               or policy["name"])
     return {
         "params": {}, "sources": [], "sections": [], "overrides": [], **document,
-        "policy": policy, "summary": {"insufficient": 0, **document["summary"]},
+        "policy": policy, "summary": {"insufficient": 0, "no_baseline": 0, **document["summary"]},
         "exit_code": document.get("exit_code", {"pass": 0, "warn": 0, "fail": 1}.get(
             document["status"], 3)),
         "timings": {"fetch_seconds": None, **document["timings"]},
@@ -362,7 +365,7 @@ def markdown_context(document: ResultsDocument) -> dict[str, Any]:
     document = complete(document)
     return {"doc": document, "sections": _sections(document),
             "failures": [c for c in document["checks"]
-                         if c["status"] in ("fail", "no_data", "insufficient", "error")]}
+                         if c["status"] in FAILING]}
 
 
 def render_markdown(document: ResultsDocument, templates: Templates | None = None) -> str:
