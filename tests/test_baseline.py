@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,9 +47,11 @@ from gacert.model import (
 )
 from gacert.package.baseline import read_baseline
 from gacert.package.build import PackageOptions, write_package
+from gacert.package.verify import verify
 from gacert.policy.load import check_policy_file, load_policy
 from gacert.publish.junit import junit_xml
 from gacert.publish.summary import RunSummary
+from gacert.watch import WatchOptions, prepare, watch
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2025, 1, 15, tzinfo=UTC)
@@ -488,3 +491,26 @@ def test_regrading_against_another_baseline(prometheus: PrometheusServer, last_r
     assert [c["status"] for c in regraded["checks"]] == ["pass", "pass", "pass"]
     assert regraded["baseline"]["window"]["start"] == day("latency_spike")[0]
     assert gacert("verify", str(out)).returncode == 0
+
+
+@pytest.mark.prometheus
+def test_a_watch_compares_every_snapshot_with_the_baseline(prometheus: PrometheusServer,
+                                                           last_release: Path,
+                                                           tmp_path: Path) -> None:
+    out = tmp_path / "watch"
+    prepared = prepare(WatchOptions(
+        policy_path=str(EXAMPLE), output_dir=str(out), start="2025-01-18T04:00:00Z",
+        end="2025-01-18T08:00:00Z", interval="20m", speed=1800.0,
+        overrides=("p99_latency_ms_max=1000000",), environ={"PROMETHEUS_URL": prometheus.url},
+        package=PackageOptions(pdf=False, tarball=False), baseline=str(last_release)))
+    result = watch(prepared, threading.Event())
+    snapshots = [json.loads(p.read_text()) for p in sorted((out / "snapshots").glob("*.json"))]
+    assert len(snapshots) >= 2
+    assert all(s["baseline"]["path"] == str(last_release) for s in snapshots)
+    # Before the spike (06:00) the P99 is the last release's; after it, a regression.
+    first = next(c for c in snapshots[0]["checks"] if c["id"] == "p99_latency")
+    assert first["status"] == "pass"
+    final = next(c for c in result.document["checks"] if c["id"] == "p99_latency")
+    assert final["status"] == "fail"
+    assert final["baseline"]["relative_change"] > 5
+    assert verify(str(out / "package")).ok
