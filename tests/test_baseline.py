@@ -445,6 +445,8 @@ def test_a_latency_spike_fails_against_the_last_release(prometheus: PrometheusSe
     assert len(others) == 3
     assert all(abs(s["value"] / s["baseline"] - 1) < 0.1 for s in others)
     assert document["baseline"]["manifest_sha256"] is not None  # the package verified
+    metadata = json.loads((out / "certification_metadata.json").read_text())
+    assert metadata["baseline"] == document["baseline"]
     assert "baseline 302.6 ms, +723.6 %" in proc.stdout
     assert "| `p99_latency` | ❌ FAIL | 2,492.5 ms | 302.6 ms | +723.6 % |" in \
         (out / "report.md").read_text()

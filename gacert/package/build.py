@@ -338,7 +338,9 @@ def certification_metadata(document: ResultsDocument, files: Sequence[PackageFil
     one made from policy.yaml alone. `waivers` lists every waiver of the policy
     (in force or expired, with its reason, approver and expiry) and `waived`
     the gate checks they took out of the verdict; `score` is the optional
-    score. Each is written only when the results have it.
+    score; `baseline` names the previous run the checks were compared with
+    (its results' SHA-256, and its manifest's when it was a verified package).
+    Each is written only when the results have it.
     """
     policy, window = document["policy"], document["window"]
     overrides = document.get("overrides") or []
@@ -365,6 +367,8 @@ def certification_metadata(document: ResultsDocument, files: Sequence[PackageFil
         **_waivers_and_score(document),
         # A re-grade names the evidence it judged again (see REGRADE_DIFF.md).
         **({"regrade_of": document["regrade"]["origin"]} if document.get("regrade") else {}),
+        # The last release's results the checks were compared with (--baseline).
+        **({"baseline": document["baseline"]} if document.get("baseline") else {}),
     }
 
 
