@@ -127,7 +127,8 @@ class BaselineLookup:
         self.path = baseline.path if baseline is not None else ""
         self.check = baseline.checks.get(check_id) if baseline is not None else None
         self.check_id = check_id
-        self.same_query = self.check is not None and self.check.query == query
+        # Without the check in a baseline there is no other query to speak of.
+        self.same_query = self.check is None or self.check.query == query
 
     def value(self, labels: Mapping[str, str] | None) -> tuple[float | None, str]:
         """`baseline.value` for the series with `labels` (None: the check's value), and
